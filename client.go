@@ -1,0 +1,475 @@
+package kefu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Version is kefu's version, sent in the User-Agent header as "kefu-go/Version".
+const Version = "0.1.0"
+
+// DefaultBaseURL is where WeChat's API lives.
+const DefaultBaseURL = "https://api.weixin.qq.com"
+
+const (
+	sendPath        = "/cgi-bin/message/custom/send"
+	typingPath      = "/cgi-bin/message/custom/typing"
+	tokenPath       = "/cgi-bin/token"
+	stableTokenPath = "/cgi-bin/stable_token"
+)
+
+var (
+	hdrJSON      = []string{"application/json; charset=utf-8"}
+	hdrUserAgent = []string{"kefu-go/" + Version + " (+https://github.com/kefu-go/kefu)"}
+)
+
+// Option configures NewClient and NewTokenSource. Both take the same Option
+// type, so one slice can be passed to each; an option that does not apply to
+// a constructor is ignored there (its doc says where it applies). Options
+// check their input: a constructor given a bad option returns its error.
+type Option func(*settings) error
+
+// settings is what the options set.
+type settings struct {
+	baseURL string
+	hc      *http.Client
+	retry   RetryPolicy
+	log     *slog.Logger
+	classic bool
+
+	// Seams for tests in this package.
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+}
+
+func newSettings(opts []Option) (*settings, error) {
+	s := &settings{baseURL: DefaultBaseURL, retry: DefaultRetryPolicy(), now: time.Now, sleep: sleepCtx}
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if s.hc == nil {
+		s.hc = newHTTPClient()
+	}
+	return s, nil
+}
+
+// WithBaseURL sends requests to base (an absolute http or https URL) instead
+// of DefaultBaseURL: a proxy, or a kefutest server. Applies to NewClient and
+// NewTokenSource.
+func WithBaseURL(base string) Option {
+	return func(s *settings) error {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &ValidationError{Field: "WithBaseURL", Rule: "must be an absolute http or https URL without query"}
+		}
+		s.baseURL = strings.TrimRight(base, "/")
+		return nil
+	}
+}
+
+// WithHTTPClient makes requests with hc, used as given: kefu never changes
+// it. Without it, kefu uses its own transport tuned for WeChat (pooled
+// keep-alive connections, an idle timeout under WeChat's, per-attempt dial,
+// TLS and response-header limits). Pass the client that
+// httpmock.ActivateNonDefault patches to mock kefu. Applies to NewClient and
+// NewTokenSource.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(s *settings) error {
+		if hc == nil {
+			return &ValidationError{Field: "WithHTTPClient", Rule: "must not be nil"}
+		}
+		s.hc = hc
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy (default DefaultRetryPolicy()). It rejects
+// MaxAttempts < 1, negative delays and MaxDelay < BaseDelay. Applies to
+// NewClient and NewTokenSource (token fetches retry under it too).
+func WithRetry(p RetryPolicy) Option {
+	return func(s *settings) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		p.RetryCodes = append([]int(nil), p.RetryCodes...)
+		s.retry = p
+		return nil
+	}
+}
+
+// WithLogger logs attempts, retries and token refreshes to l (debug level
+// for each attempt). Nothing logged holds a token or secret. The default is
+// silence. Applies to NewClient and NewTokenSource.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error {
+		s.log = l
+		return nil
+	}
+}
+
+// WithClassicToken makes NewTokenSource use the classic GET /cgi-bin/token
+// instead of the stable endpoint. Every classic fetch kills the previous
+// token 5 minutes later, so processes sharing an app id should share tokens
+// (WithTokenStore). Applies to NewTokenSource only.
+func WithClassicToken() Option {
+	return func(s *settings) error {
+		s.classic = true
+		return nil
+	}
+}
+
+// newHTTPClient builds the default client: its own transport (never
+// http.DefaultTransport), a pool large enough for 64 concurrent senders to
+// reuse connections, idle connections dropped after 25 s (WeChat closes idle
+// keep-alive connections after about 30 s), and per-attempt limits on the
+// transport rather than http.Client.Timeout.
+func newHTTPClient() *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       25 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
+}
+
+// Client sends customer-service messages. It is safe for concurrent use; make
+// one per app and reuse it.
+type Client struct {
+	tokens TokenSource
+	ep     *endpoint
+}
+
+// NewClient returns a Client that takes access tokens from tokens (usually
+// NewTokenSource, or StaticToken). A nil source is an error, and so is a bad
+// option.
+func NewClient(tokens TokenSource, opts ...Option) (*Client, error) {
+	if tokens == nil {
+		return nil, &ValidationError{Field: "tokens", Rule: "NewClient needs a TokenSource"}
+	}
+	s, err := newSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{tokens: tokens, ep: s.endpoint()}, nil
+}
+
+// Send validates m and sends it (POST /cgi-bin/message/custom/send). On
+// WeChat's success it returns the answer; on any error a nil Response and an
+// error: a validation error (ErrInvalidMessage, nothing sent), an *APIError
+// (match its group with ErrOutsideWindow, ErrQuotaExceeded, ...), or a
+// transport or answer error, which matches ErrDeliveryUnknown when the
+// message may have been delivered. ctx bounds the whole call, retries
+// included. Send never changes m.
+//
+// https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
+func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	body := bytes.NewBuffer(make([]byte, 0, 256))
+	type plain Message
+	if err := encodeJSON(body, (*plain)(m)); err != nil {
+		return nil, err
+	}
+	resp := new(Response)
+	if err := c.call(ctx, sendPath, body.Bytes(), resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Typing shows "typing..." to the user for up to 15 s, or until a message is
+// sent (POST /cgi-bin/message/custom/typing). WeChat allows it only within 30
+// s of a message exchange (45080) and not while already typing (45081).
+func (c *Client) Typing(ctx context.Context, openID string) error {
+	return c.typing(ctx, openID, "Typing")
+}
+
+// CancelTyping stops the "typing..." state Typing started.
+func (c *Client) CancelTyping(ctx context.Context, openID string) error {
+	return c.typing(ctx, openID, "CancelTyping")
+}
+
+func (c *Client) typing(ctx context.Context, openID, command string) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	var v validator
+	v.required("touser", openID)
+	if err := v.err(); err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	if err := encodeJSON(&body, struct {
+		ToUser  string `json:"touser"`
+		Command string `json:"command"`
+	}{openID, command}); err != nil {
+		return err
+	}
+	return c.call(ctx, typingPath, body.Bytes(), new(Response))
+}
+
+var errNilContext = &ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())"}
+
+// call POSTs body to path with a token, refreshing a rejected token once.
+func (c *Client) call(ctx context.Context, path string, body []byte, out answer) error {
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	r := &request{method: http.MethodPost, path: path, token: tok, body: body, retryUnknown: c.ep.retry.RetryUnknown}
+	return c.ep.do(ctx, r, out, c.refresh)
+}
+
+// refresh handles a rejected token: drop it from the source (if it is still
+// the current one) and take a fresh one. It fails when the source cannot
+// refresh (StaticToken) or hands back the rejected token again.
+func (c *Client) refresh(ctx context.Context, rejected string) (string, error) {
+	inv, ok := c.tokens.(TokenInvalidator)
+	if !ok {
+		return "", nil
+	}
+	if err := inv.InvalidateToken(ctx, rejected); err != nil {
+		return "", err
+	}
+	tok, err := c.tokens.Token(ctx)
+	if err != nil || tok == rejected {
+		return "", err
+	}
+	return tok, nil
+}
+
+// endpoint makes calls to WeChat under a retry policy. Client and the token
+// source share it.
+type endpoint struct {
+	base  string
+	hc    *http.Client
+	retry RetryPolicy
+	log   *slog.Logger
+	sleep func(context.Context, time.Duration) error
+}
+
+func (s *settings) endpoint() *endpoint {
+	return &endpoint{base: s.baseURL, hc: s.hc, retry: s.retry, log: s.log, sleep: s.sleep}
+}
+
+// request is one call: the same bytes go out on every attempt.
+type request struct {
+	method, path string
+	query        string // encoded, without access_token
+	token        string
+	body         []byte
+	secret       string // scrubbed from errors besides the token
+	retryUnknown bool
+}
+
+// do runs r under the retry policy. refresh, when not nil, is asked once for
+// a new token after WeChat rejects the current one; that extra attempt does
+// not count against MaxAttempts.
+func (e *endpoint) do(ctx context.Context, r *request, out answer,
+	refresh func(ctx context.Context, rejected string) (string, error)) error {
+	maybeDelivered := false
+	refreshed := false
+	for attempt := 1; ; {
+		oc, err := e.attempt(ctx, r, out, attempt)
+		retry := false
+		switch oc {
+		case outDone:
+			return nil
+		case outAPIError:
+			var ae *APIError
+			errors.As(err, &ae)
+			if refresh != nil && !refreshed && isRejectedToken(ae.Code) {
+				refreshed = true
+				tok, rerr := refresh(ctx, r.token)
+				if tok != "" {
+					e.logf(ctx, slog.LevelInfo, "kefu: token rejected, retrying with a fresh one", r.path, attempt, ae.Code)
+					r.token = tok
+					continue
+				}
+				if rerr != nil {
+					err = fmt.Errorf("%w (refreshing the token failed: %w)", err, rerr)
+				}
+				return finalErr(err, maybeDelivered)
+			}
+			retry = e.retry.retriesCode(ae.Code)
+		case outRetryable, outNotSent:
+			retry = true
+		case outUnknown:
+			maybeDelivered = true
+			retry = r.retryUnknown
+		}
+		if !retry || attempt >= e.retry.MaxAttempts || ctx.Err() != nil {
+			return finalErr(err, maybeDelivered)
+		}
+		if werr := e.sleep(ctx, e.retry.backoff(attempt)); werr != nil {
+			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered)
+		}
+		attempt++
+	}
+}
+
+// finalErr makes sure an error after an attempt that may have delivered the
+// request says so.
+func finalErr(err error, maybeDelivered bool) error {
+	if maybeDelivered && !errors.Is(err, ErrDeliveryUnknown) {
+		return fmt.Errorf("%w (an earlier attempt may have been delivered: %w)", err, ErrDeliveryUnknown)
+	}
+	return err
+}
+
+func isRejectedToken(code int) bool { return code == 40001 || code == 40014 || code == 42001 }
+
+// connTrace records how far the transport got, to tell a request that never
+// left (dial, DNS or TLS failed) from one that may have been delivered.
+type connTrace struct {
+	trace   httptrace.ClientTrace
+	getConn atomic.Bool
+	gotConn atomic.Bool
+}
+
+func (t *connTrace) onGetConn(string)                { t.getConn.Store(true) }
+func (t *connTrace) onGotConn(httptrace.GotConnInfo) { t.gotConn.Store(true) }
+func (t *connTrace) notWritten() bool                { return t.getConn.Load() && !t.gotConn.Load() }
+func (e *endpoint) url(r *request) string            { return e.base + r.path }
+func (e *endpoint) secrets(r *request) []string      { return []string{r.token, r.secret} }
+func (e *endpoint) enabled(ctx context.Context, l slog.Level) bool {
+	return e.log != nil && e.log.Enabled(ctx, l)
+}
+
+// attempt makes one HTTP request and classifies what came back.
+func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return outNotSent, err
+	}
+	target := e.url(r)
+	u := target
+	if r.token != "" || r.query != "" {
+		u += "?" + r.query
+		if r.token != "" {
+			if r.query != "" {
+				u += "&"
+			}
+			u += "access_token=" + r.token
+		}
+	}
+	var start time.Time
+	if e.log != nil {
+		start = time.Now()
+	}
+	tr := new(connTrace)
+	tr.trace.GetConn = tr.onGetConn
+	tr.trace.GotConn = tr.onGotConn
+	var body *bytes.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := newRequest(httptrace.WithClientTrace(ctx, &tr.trace), r.method, u, body)
+	if err != nil {
+		return outNotProcessed, &RequestError{Method: r.method, URL: target, Err: err, msg: scrub(err.Error(), e.secrets(r)...)}
+	}
+	if body != nil {
+		req.Header["Content-Type"] = hdrJSON
+	}
+	req.Header["User-Agent"] = hdrUserAgent
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		re := &RequestError{Method: r.method, URL: target, Err: err, MaybeDelivered: !tr.notWritten(),
+			msg: scrub(err.Error(), e.secrets(r)...)}
+		oc := outNotSent
+		if re.MaybeDelivered {
+			oc = outUnknown
+		}
+		e.logAttempt(ctx, r, n, oc, 0, 0, start, re)
+		return oc, re
+	}
+	buf, over, rerr := readAnswer(resp.Body)
+	resp.Body.Close()
+	defer releaseAnswer(buf)
+	if rerr != nil {
+		re := &RequestError{Method: r.method, URL: target, Err: rerr, MaybeDelivered: true,
+			msg: "reading the answer: " + scrub(rerr.Error(), e.secrets(r)...)}
+		e.logAttempt(ctx, r, n, outUnknown, resp.StatusCode, 0, start, re)
+		return outUnknown, re
+	}
+	oc, err := classify(r.path, resp.StatusCode, *buf, over, out, e.secrets(r))
+	if e.log != nil {
+		code := 0
+		if ae, ok := err.(*APIError); ok {
+			code = ae.Code
+		}
+		e.logAttempt(ctx, r, n, oc, resp.StatusCode, code, start, err)
+	}
+	return oc, err
+}
+
+func newRequest(ctx context.Context, method, u string, body *bytes.Reader) (*http.Request, error) {
+	if body == nil {
+		return http.NewRequestWithContext(ctx, method, u, nil)
+	}
+	return http.NewRequestWithContext(ctx, method, u, body)
+}
+
+var outcomeNames = [...]string{"ok", "errcode", "not processed", "retryable", "not sent", "unknown"}
+
+func (e *endpoint) logAttempt(ctx context.Context, r *request, n int, oc outcome, status, code int, start time.Time, err error) {
+	if !e.enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("path", r.path), slog.Int("attempt", n),
+		slog.String("outcome", outcomeNames[oc]), slog.Duration("took", time.Since(start))}
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if code != 0 {
+		attrs = append(attrs, slog.Int("errcode", code))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	e.log.LogAttrs(ctx, slog.LevelDebug, "kefu: attempt", attrs...)
+}
+
+func (e *endpoint) logf(ctx context.Context, l slog.Level, msg, path string, attempt, code int) {
+	if e.enabled(ctx, l) {
+		e.log.LogAttrs(ctx, l, msg, slog.String("path", path), slog.Int("attempt", attempt), slog.Int("errcode", code))
+	}
+}
+
+func (e *endpoint) logErr(ctx context.Context, l slog.Level, msg string, err error) {
+	if e.enabled(ctx, l) {
+		e.log.LogAttrs(ctx, l, msg, slog.String("error", err.Error()))
+	}
+}

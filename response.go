@@ -1,0 +1,140 @@
+package kefu
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Response is WeChat's answer to a successful call: errcode 0, errmsg "ok",
+// and for some calls a msgid.
+type Response struct {
+	ErrCode int    `json:"errcode"`
+	ErrMsg  string `json:"errmsg"`
+	MsgID   int64  `json:"msgid,omitempty"`
+}
+
+// noCode marks an errcode field that the answer did not contain.
+const noCode = -1 << 31
+
+func (r *Response) reset() { *r = Response{ErrCode: noCode} }
+
+func (r *Response) result() (code int, msg string, ok bool) {
+	return r.ErrCode, r.ErrMsg, r.ErrCode != noCode
+}
+
+// answer is a decoded WeChat JSON answer.
+type answer interface {
+	// reset prepares the answer for decoding.
+	reset()
+	// result returns errcode and errmsg, and whether the JSON had WeChat's shape.
+	result() (code int, msg string, ok bool)
+}
+
+// maxAnswer is the largest answer read; WeChat's answers to these calls are
+// a few hundred bytes.
+const maxAnswer = 1 << 20
+
+// snippetLen is how much of an answer that is not WeChat JSON an error quotes.
+const snippetLen = 120
+
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// readAnswer reads at most maxAnswer bytes of r into a pooled buffer. over is
+// true when the answer was longer. Put the buffer back with releaseAnswer.
+func readAnswer(r io.Reader) (buf *[]byte, over bool, err error) {
+	buf = answerBufs.Get().(*[]byte)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			if len(b) > maxAnswer {
+				over = true
+				break
+			}
+			b = append(b, 0)[:len(b)]
+		}
+		n, rerr := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > maxAnswer {
+			over = true
+			break
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	*buf = b
+	return buf, over, err
+}
+
+func releaseAnswer(buf *[]byte) {
+	if cap(*buf) <= 64<<10 {
+		*buf = (*buf)[:0]
+		answerBufs.Put(buf)
+	}
+}
+
+// outcome says what one attempt achieved, and so whether it may be retried.
+type outcome uint8
+
+const (
+	outDone         outcome = iota // WeChat JSON, errcode 0
+	outAPIError                    // WeChat JSON, errcode != 0: *APIError
+	outNotProcessed                // non-JSON 4xx: not processed, not retried
+	outRetryable                   // non-JSON 429/503: not processed, retried
+	outNotSent                     // failed before the request was written: retried
+	outUnknown                     // may have been processed
+)
+
+// classify decodes an answer body into out and classifies it. secrets are
+// scrubbed from anything quoted in the error.
+func classify(path string, status int, body []byte, over bool, out answer, secrets []string) (outcome, error) {
+	problem := ""
+	switch {
+	case over:
+		problem = "answer larger than 1 MiB"
+	case !utf8.Valid(body):
+		problem = "answer is not valid UTF-8"
+	default:
+		out.reset()
+		if err := json.Unmarshal(body, out); err != nil {
+			problem = "answer is not JSON"
+		} else if code, msg, ok := out.result(); !ok {
+			problem = "answer is JSON but not WeChat's"
+		} else if code != 0 {
+			return outAPIError, newAPIError(path, code, scrub(msg, secrets...))
+		} else {
+			return outDone, nil
+		}
+	}
+	e := &HTTPError{Path: path, StatusCode: status, Problem: problem, Snippet: snippet(body, secrets)}
+	switch {
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		return outRetryable, e
+	case status >= 400 && status < 500:
+		return outNotProcessed, e
+	}
+	e.MaybeDelivered = true
+	return outUnknown, e
+}
+
+// snippet returns the start of an answer, scrubbed (the whole answer first,
+// so no cut can leave part of a secret behind) and cut on a rune boundary.
+func snippet(body []byte, secrets []string) string {
+	out := strings.ToValidUTF8(scrub(string(body), secrets...), "\uFFFD")
+	if len(out) > snippetLen {
+		cut := snippetLen
+		for cut > 0 && !utf8.RuneStart(out[cut]) {
+			cut--
+		}
+		out = out[:cut] + "..."
+	}
+	return out
+}
