@@ -1,0 +1,182 @@
+package kefu
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// withClock replaces the token source's clock.
+func withClock(now func() time.Time) Option {
+	return func(s *settings) error { s.now = now; return nil }
+}
+
+// withSleep replaces the wait between attempts.
+func withSleep(f func(context.Context, time.Duration) error) Option {
+	return func(s *settings) error { s.sleep = f; return nil }
+}
+
+// noWait skips backoff waits but still honours cancellation.
+var noWait = withSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() })
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// wechat is a scripted stand-in for WeChat: one handler per path, with
+// request counts and the last bodies seen.
+type wechat struct {
+	*httptest.Server
+	mu       sync.Mutex
+	handlers map[string]http.HandlerFunc
+	calls    map[string]*atomic.Int64
+	bodies   map[string][][]byte
+	queries  map[string][]string
+}
+
+func newWechat(t *testing.T) *wechat {
+	t.Helper()
+	w := &wechat{handlers: map[string]http.HandlerFunc{}, calls: map[string]*atomic.Int64{},
+		bodies: map[string][][]byte{}, queries: map[string][]string{}}
+	w.Server = httptest.NewServer(http.HandlerFunc(w.serve))
+	t.Cleanup(w.Close)
+	return w
+}
+
+func (w *wechat) serve(rw http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.mu.Lock()
+	h := w.handlers[r.URL.Path]
+	c := w.calls[r.URL.Path]
+	if c == nil {
+		c = new(atomic.Int64)
+		w.calls[r.URL.Path] = c
+	}
+	w.bodies[r.URL.Path] = append(w.bodies[r.URL.Path], body)
+	w.queries[r.URL.Path] = append(w.queries[r.URL.Path], r.URL.RawQuery)
+	w.mu.Unlock()
+	n := c.Add(1)
+	if h == nil {
+		http.NotFound(rw, r)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), callKey{}, int(n)))
+	h(rw, r)
+}
+
+type callKey struct{}
+
+// callN is the 1-based number of this request on its path.
+func callN(r *http.Request) int { return r.Context().Value(callKey{}).(int) }
+
+func (w *wechat) handle(path string, h http.HandlerFunc) {
+	w.mu.Lock()
+	w.handlers[path] = h
+	w.mu.Unlock()
+}
+
+func (w *wechat) count(path string) int {
+	w.mu.Lock()
+	c := w.calls[path]
+	w.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	return int(c.Load())
+}
+
+func (w *wechat) body(path string, i int) []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bodies[path][i]
+}
+
+func (w *wechat) query(path string, i int) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queries[path][i]
+}
+
+func writeJSON(rw http.ResponseWriter, s string) {
+	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
+	io.WriteString(rw, s)
+}
+
+// answerWith returns a handler that always writes s.
+func answerWith(s string) http.HandlerFunc {
+	return func(rw http.ResponseWriter, _ *http.Request) { writeJSON(rw, s) }
+}
+
+// script returns a handler that writes answers[i] on call i+1, repeating the last.
+func script(answers ...string) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		i := min(callN(r), len(answers)) - 1
+		writeJSON(rw, answers[i])
+	}
+}
+
+const okAnswer = `{"errcode":0,"errmsg":"ok"}`
+
+// stableTokens serves numbered tokens "TOKEN-n-..." from the stable endpoint.
+func tokenName(n int) string {
+	return "TOKEN" + string(rune('A'+n-1)) + "_0123456789abcdefghijklmnopqrstuvwxyz"
+}
+
+func stableTokens() http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, `{"access_token":"`+tokenName(callN(r))+`","expires_in":7200}`)
+	}
+}
+
+// newTestClient returns a client on a stable token source aimed at w.
+func newTestClient(t *testing.T, w *wechat, opts ...Option) (*Client, *tokenSource) {
+	t.Helper()
+	opts = append([]Option{WithBaseURL(w.URL), noWait}, opts...)
+	ts, err := NewTokenSource(testAppID, testSecret, opts...)
+	require.NoError(t, err)
+	c, err := NewClient(ts, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.ep.hc.CloseIdleConnections() })
+	return c, ts.(*tokenSource)
+}
+
+const (
+	testAppID  = "wx1234567890abcdef"
+	testSecret = "SECRETsecret0123456789abcdefABCD"
+)
+
+func readGolden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	require.NoError(t, err)
+	return b
+}
