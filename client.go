@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -194,13 +195,9 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	body := bytes.NewBuffer(make([]byte, 0, 256))
-	type plain Message
-	if err := encodeJSON(body, (*plain)(m)); err != nil {
-		return nil, err
-	}
+	body := appendMessage(make([]byte, 0, 256), m)
 	resp := new(Response)
-	if err := c.call(ctx, sendPath, body.Bytes(), resp); err != nil {
+	if err := c.call(ctx, sendPath, body, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -348,19 +345,49 @@ func finalErr(err error, maybeDelivered bool) error {
 
 func isRejectedToken(code int) bool { return code == 40001 || code == 40014 || code == 42001 }
 
-// connTrace records how far the transport got, to tell a request that never
-// left (dial, DNS or TLS failed) from one that may have been delivered.
-type connTrace struct {
+// sentBody is a request body that records how far the transport got, to
+// tell a request that never left (dial, DNS or TLS failed, or the connection
+// broke before the body was read) from one that may have been delivered. It
+// also carries the httptrace hook, so an attempt costs few allocations.
+type sentBody struct {
+	r       bytes.Reader
 	trace   httptrace.ClientTrace
-	getConn atomic.Bool
-	gotConn atomic.Bool
+	getConn atomic.Bool // the transport looked for a connection
+	read    atomic.Bool // the transport started writing the body
 }
 
-func (t *connTrace) onGetConn(string)                { t.getConn.Store(true) }
-func (t *connTrace) onGotConn(httptrace.GotConnInfo) { t.gotConn.Store(true) }
-func (t *connTrace) notWritten() bool                { return t.getConn.Load() && !t.gotConn.Load() }
-func (e *endpoint) url(r *request) string            { return e.base + r.path }
-func (e *endpoint) secrets(r *request) []string      { return []string{r.token, r.secret} }
+func (b *sentBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
+}
+
+func (b *sentBody) Close() error { return nil }
+
+// notWritten is true when the transport fired its hooks (so it is a real
+// one, not a mock that fires none) and never read the body: with a
+// Content-Length body unread, WeChat cannot have acted on the request.
+func (b *sentBody) notWritten() bool { return b.getConn.Load() && !b.read.Load() }
+
+// rewind gives the transport a fresh copy of the body when it replays a
+// request on a new connection; reads of the copy count as reads.
+func (b *sentBody) rewind(data []byte) (io.ReadCloser, error) {
+	c := &sentBody{}
+	c.r.Reset(data)
+	return &rewound{c, b}, nil
+}
+
+type rewound struct {
+	*sentBody
+	parent *sentBody
+}
+
+func (r *rewound) Read(p []byte) (int, error) {
+	r.parent.read.Store(true)
+	return r.sentBody.Read(p)
+}
+
+func (e *endpoint) url(r *request) string       { return e.base + r.path }
+func (e *endpoint) secrets(r *request) []string { return []string{r.token, r.secret} }
 func (e *endpoint) enabled(ctx context.Context, l slog.Level) bool {
 	return e.log != nil && e.log.Enabled(ctx, l)
 }
@@ -371,32 +398,36 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		return outNotSent, err
 	}
 	target := e.url(r)
-	u := target
-	if r.token != "" || r.query != "" {
-		u += "?" + r.query
-		if r.token != "" {
-			if r.query != "" {
-				u += "&"
-			}
-			u += "access_token=" + r.token
-		}
+	var u string
+	switch {
+	case r.query == "" && r.token == "":
+		u = target
+	case r.query == "":
+		u = target + "?access_token=" + r.token
+	case r.token == "":
+		u = target + "?" + r.query
+	default:
+		u = target + "?" + r.query + "&access_token=" + r.token
 	}
 	var start time.Time
 	if e.log != nil {
 		start = time.Now()
 	}
-	tr := new(connTrace)
-	tr.trace.GetConn = tr.onGetConn
-	tr.trace.GotConn = tr.onGotConn
-	var body *bytes.Reader
+	sb := &sentBody{}
+	sb.trace.GetConn = func(string) { sb.getConn.Store(true) }
+	var body io.Reader
 	if r.body != nil {
-		body = bytes.NewReader(r.body)
+		sb.r.Reset(r.body)
+		body = sb
 	}
-	req, err := newRequest(httptrace.WithClientTrace(ctx, &tr.trace), r.method, u, body)
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &sb.trace), r.method, u, body)
 	if err != nil {
 		return outNotProcessed, &RequestError{Method: r.method, URL: target, Err: err, msg: scrub(err.Error(), e.secrets(r)...)}
 	}
-	if body != nil {
+	if r.body != nil {
+		req.ContentLength = int64(len(r.body))
+		data := r.body
+		req.GetBody = func() (io.ReadCloser, error) { return sb.rewind(data) }
 		req.Header["Content-Type"] = hdrJSON
 	}
 	req.Header["User-Agent"] = hdrUserAgent
@@ -406,7 +437,7 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		re := &RequestError{Method: r.method, URL: target, Err: err, MaybeDelivered: !tr.notWritten(),
+		re := &RequestError{Method: r.method, URL: target, Err: err, MaybeDelivered: !sb.notWritten(),
 			msg: scrub(err.Error(), e.secrets(r)...)}
 		oc := outNotSent
 		if re.MaybeDelivered {
@@ -433,13 +464,6 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		e.logAttempt(ctx, r, n, oc, resp.StatusCode, code, start, err)
 	}
 	return oc, err
-}
-
-func newRequest(ctx context.Context, method, u string, body *bytes.Reader) (*http.Request, error) {
-	if body == nil {
-		return http.NewRequestWithContext(ctx, method, u, nil)
-	}
-	return http.NewRequestWithContext(ctx, method, u, body)
 }
 
 var outcomeNames = [...]string{"ok", "errcode", "not processed", "retryable", "not sent", "unknown"}

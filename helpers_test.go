@@ -144,8 +144,6 @@ func script(answers ...string) http.HandlerFunc {
 	}
 }
 
-const okAnswer = `{"errcode":0,"errmsg":"ok"}`
-
 // stableTokens serves numbered tokens "TOKEN-n-..." from the stable endpoint.
 func tokenName(n int) string {
 	return "TOKEN" + string(rune('A'+n-1)) + "_0123456789abcdefghijklmnopqrstuvwxyz"

@@ -433,3 +433,183 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 	err := encodeJSON(buf, v)
 	return buf.Bytes(), err
 }
+
+// appendMessage appends m's wire encoding to dst: the encoding of
+// encoding/json with HTML escaping off and the struct tags above (required
+// fields always, optional ones only when set), written by hand because Send
+// runs it for every message. One difference: U+2028 and U+2029 go out as
+// they are, not as \u escapes, since WeChat rejects bodies with \u escapes it
+// does not expect (40033). m must not be nil.
+func appendMessage(dst []byte, m *Message) []byte {
+	dst = appendObject(append(dst, '{'), false, field{"touser", m.ToUser, true}, field{"msgtype", string(m.MsgType), true})
+	if b := m.Text; b != nil {
+		dst = appendBody(dst, "text", field{"content", b.Content, true})
+	}
+	if b := m.Image; b != nil {
+		dst = appendBody(dst, "image", field{"media_id", b.MediaID, true})
+	}
+	if b := m.Voice; b != nil {
+		dst = appendBody(dst, "voice", field{"media_id", b.MediaID, true})
+	}
+	if b := m.Video; b != nil {
+		dst = appendBody(dst, "video", field{"media_id", b.MediaID, true}, field{"thumb_media_id", b.ThumbMediaID, false},
+			field{"title", b.Title, false}, field{"description", b.Description, false})
+	}
+	if b := m.Music; b != nil {
+		dst = appendBody(dst, "music", field{"title", b.Title, false}, field{"description", b.Description, false},
+			field{"musicurl", b.MusicURL, false}, field{"hqmusicurl", b.HQMusicURL, false},
+			field{"thumb_media_id", b.ThumbMediaID, true})
+	}
+	if b := m.News; b != nil {
+		dst = append(dst, `,"news":{"articles":`...)
+		if b.Articles == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, '[')
+			for i, a := range b.Articles {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendObject(append(dst, '{'), false, field{"title", a.Title, true}, field{"description", a.Description, false},
+					field{"url", a.URL, true}, field{"picurl", a.PicURL, false})
+				dst = append(dst, '}')
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, '}')
+	}
+	if b := m.MPNews; b != nil {
+		dst = appendBody(dst, "mpnews", field{"media_id", b.MediaID, true})
+	}
+	if b := m.MPNewsArticle; b != nil {
+		dst = appendBody(dst, "mpnewsarticle", field{"article_id", b.ArticleID, true})
+	}
+	if b := m.MsgMenu; b != nil {
+		dst = append(dst, `,"msgmenu":{`...)
+		dst = appendObject(dst, false, field{"head_content", b.HeadContent, false})
+		if b.HeadContent != "" {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"list":`...)
+		if b.List == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, '[')
+			for i, it := range b.List {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendObject(append(dst, '{'), false, field{"id", it.ID, true}, field{"content", it.Content, true})
+				dst = append(dst, '}')
+			}
+			dst = append(dst, ']')
+		}
+		dst = appendObject(dst, true, field{"tail_content", b.TailContent, false})
+		dst = append(dst, '}')
+	}
+	if b := m.WxCard; b != nil {
+		dst = appendBody(dst, "wxcard", field{"card_id", b.CardID, true})
+	}
+	if b := m.MiniProgramPage; b != nil {
+		dst = appendBody(dst, "miniprogrampage", field{"title", b.Title, true}, field{"appid", b.AppID, false},
+			field{"pagepath", b.PagePath, true}, field{"thumb_media_id", b.ThumbMediaID, true})
+	}
+	if b := m.Link; b != nil {
+		dst = appendBody(dst, "link", field{"title", b.Title, true}, field{"description", b.Description, false},
+			field{"url", b.URL, true}, field{"thumb_url", b.ThumbURL, true})
+	}
+	if b := m.CustomService; b != nil {
+		dst = appendBody(dst, "customservice", field{"kf_account", b.KfAccount, true})
+	}
+	if b := m.AIMsgContext; b != nil {
+		dst = append(dst, `,"aimsgcontext":{"is_ai_msg":`...)
+		dst = strconv.AppendInt(dst, int64(b.IsAIMsg), 10)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// field is one string member of a JSON object; an optional one is left out
+// when empty (omitempty).
+type field struct {
+	key, val string
+	required bool
+}
+
+// appendBody appends `,"key":{fields}`.
+func appendBody(dst []byte, key string, fields ...field) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	dst = append(dst, `":{`...)
+	dst = appendObject(dst, false, fields...)
+	return append(dst, '}')
+}
+
+// appendObject appends the members of fields that are present, separated by
+// commas; after says whether members precede them in the object.
+func appendObject(dst []byte, after bool, fields ...field) []byte {
+	for _, f := range fields {
+		if f.val == "" && !f.required {
+			continue
+		}
+		if after {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, f.key...)
+		dst = append(dst, '"', ':')
+		dst = appendString(dst, f.val)
+		after = true
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by \ufffd, everything else
+// (<, >, &, all of Unicode) as is.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -22,6 +22,11 @@ const noCode = -1 << 31
 
 func (r *Response) reset() { *r = Response{ErrCode: noCode} }
 
+func (r *Response) setOK() bool {
+	*r = Response{ErrMsg: "ok"}
+	return true
+}
+
 func (r *Response) result() (code int, msg string, ok bool) {
 	return r.ErrCode, r.ErrMsg, r.ErrCode != noCode
 }
@@ -32,7 +37,12 @@ type answer interface {
 	reset()
 	// result returns errcode and errmsg, and whether the JSON had WeChat's shape.
 	result() (code int, msg string, ok bool)
+	// setOK fills the answer for okAnswer without decoding, if it can.
+	setOK() bool
 }
+
+// okAnswer is WeChat's usual success answer, recognised without decoding.
+const okAnswer = `{"errcode":0,"errmsg":"ok"}`
 
 // maxAnswer is the largest answer read; WeChat's answers to these calls are
 // a few hundred bytes.
@@ -102,6 +112,8 @@ func classify(path string, status int, body []byte, over bool, out answer, secre
 		problem = "answer larger than 1 MiB"
 	case !utf8.Valid(body):
 		problem = "answer is not valid UTF-8"
+	case string(body) == okAnswer && out.setOK():
+		return outDone, nil
 	default:
 		out.reset()
 		if err := json.Unmarshal(body, out); err != nil {

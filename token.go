@@ -208,6 +208,8 @@ type tokenAnswer struct {
 
 func (a *tokenAnswer) reset() { *a = tokenAnswer{ErrCode: noCode} }
 
+func (a *tokenAnswer) setOK() bool { return false }
+
 func (a *tokenAnswer) result() (int, string, bool) {
 	if a.ErrCode != noCode {
 		return a.ErrCode, a.ErrMsg, true
