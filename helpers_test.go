@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,10 +170,3 @@ const (
 	testAppID  = "wx1234567890abcdef"
 	testSecret = "SECRETsecret0123456789abcdefABCD"
 )
-
-func readGolden(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	require.NoError(t, err)
-	return b
-}
