@@ -29,9 +29,9 @@ const (
 	stableTokenPath = "/cgi-bin/stable_token"
 )
 
-var (
-	hdrJSON      = []string{"application/json; charset=utf-8"}
-	hdrUserAgent = []string{"kefu-go/" + Version + " (+https://github.com/kefu-go/kefu)"}
+const (
+	contentTypeJSON = "application/json; charset=utf-8"
+	userAgent       = "kefu-go/" + Version + " (+https://github.com/kefu-go/kefu)"
 )
 
 // Option configures NewClient and NewTokenSource. Both take the same Option
@@ -47,6 +47,9 @@ type settings struct {
 	retry   RetryPolicy
 	log     *slog.Logger
 	classic bool
+
+	store           TokenStore
+	storeFailClosed bool
 
 	// Seams for tests in this package.
 	now   func() time.Time
@@ -178,6 +181,11 @@ func NewClient(tokens TokenSource, opts ...Option) (*Client, error) {
 	}
 	return &Client{tokens: tokens, ep: s.endpoint()}, nil
 }
+
+// CloseIdleConnections closes the idle keep-alive connections of the
+// client's HTTP client (kefu's own, or the one given WithHTTPClient). Call it
+// when you are done with a Client.
+func (c *Client) CloseIdleConnections() { c.ep.hc.CloseIdleConnections() }
 
 // Send validates m and sends it (POST /cgi-bin/message/custom/send). On
 // WeChat's success it returns the answer; on any error a nil Response and an
@@ -351,6 +359,7 @@ func isRejectedToken(code int) bool { return code == 40001 || code == 40014 || c
 // also carries the httptrace hook, so an attempt costs few allocations.
 type sentBody struct {
 	r       bytes.Reader
+	hdr     [2]string // this request's own header values
 	trace   httptrace.ClientTrace
 	getConn atomic.Bool // the transport looked for a connection
 	read    atomic.Bool // the transport started writing the body
@@ -386,7 +395,19 @@ func (r *rewound) Read(p []byte) (int, error) {
 	return r.sentBody.Read(p)
 }
 
-func (e *endpoint) url(r *request) string       { return e.base + r.path }
+func (e *endpoint) url(r *request) string { return e.base + r.path }
+
+// queryEscape escapes a token for a query string. WeChat's tokens need no
+// escaping, so the common case costs no allocation.
+func queryEscape(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || c == '.' || c == '~' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return url.QueryEscape(s)
+		}
+	}
+	return s
+}
 func (e *endpoint) secrets(r *request) []string { return []string{r.token, r.secret} }
 func (e *endpoint) enabled(ctx context.Context, l slog.Level) bool {
 	return e.log != nil && e.log.Enabled(ctx, l)
@@ -403,11 +424,11 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 	case r.query == "" && r.token == "":
 		u = target
 	case r.query == "":
-		u = target + "?access_token=" + r.token
+		u = target + "?access_token=" + queryEscape(r.token)
 	case r.token == "":
 		u = target + "?" + r.query
 	default:
-		u = target + "?" + r.query + "&access_token=" + r.token
+		u = target + "?" + r.query + "&access_token=" + queryEscape(r.token)
 	}
 	var start time.Time
 	if e.log != nil {
@@ -428,9 +449,11 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		req.ContentLength = int64(len(r.body))
 		data := r.body
 		req.GetBody = func() (io.ReadCloser, error) { return sb.rewind(data) }
-		req.Header["Content-Type"] = hdrJSON
+		sb.hdr[0] = contentTypeJSON
+		req.Header["Content-Type"] = sb.hdr[0:1:1]
 	}
-	req.Header["User-Agent"] = hdrUserAgent
+	sb.hdr[1] = userAgent
+	req.Header["User-Agent"] = sb.hdr[1:2:2]
 	resp, err := e.hc.Do(req)
 	if err != nil {
 		var ue *url.Error

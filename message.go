@@ -27,7 +27,7 @@ const (
 	TypeMsgMenu         MsgType = "msgmenu" // verified accounts only (others: 40200)
 	TypeWxCard          MsgType = "wxcard"
 	TypeMiniProgramPage MsgType = "miniprogrampage"
-	TypeLink            MsgType = "link" // Mini Programs only
+	TypeLink            MsgType = "link" // Mini Programs only: an Official Account gets 40008
 )
 
 // MaxTextBytes bounds a text message's content, in bytes of UTF-8. WeChat

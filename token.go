@@ -82,7 +82,13 @@ func NewTokenSource(appID, secret string, opts ...Option) (TokenSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tokenSource{appID: appID, secret: secret, classic: s.classic, ep: s.endpoint(), now: s.now}, nil
+	ts := &tokenSource{appID: appID, secret: secret, classic: s.classic, ep: s.endpoint(), now: s.now,
+		store: s.store, failClosed: s.storeFailClosed, sleep: s.sleep}
+	ts.storeKey = appID + "/stable"
+	if s.classic {
+		ts.storeKey = appID + "/classic"
+	}
+	return ts, nil
 }
 
 // cachedToken is an immutable token with its timings.
@@ -107,6 +113,13 @@ type tokenSource struct {
 	forceDay   string    // the UTC+8 day forceCount counts
 	forceCount int
 	fetches    atomic.Int64 // token endpoint calls, for tests
+
+	// Shared tokens (WithTokenStore).
+	store      TokenStore
+	storeKey   string
+	failClosed bool
+	storeDown  atomic.Bool // logged once per outage
+	sleep      func(context.Context, time.Duration) error
 }
 
 func (s *tokenSource) Token(ctx context.Context) (string, error) {
@@ -150,7 +163,8 @@ func (s *tokenSource) InvalidateToken(_ context.Context, rejected string) error 
 	return nil
 }
 
-// refresh fetches a token; it runs once for all waiting callers.
+// refresh gets a fresh token: from the shared store when there is one,
+// else from WeChat. It runs once for all waiting callers of this process.
 func (s *tokenSource) refresh(ctx context.Context) (*cachedToken, error) {
 	if t := s.cur.Load(); t != nil && s.now().Before(t.refreshAt) {
 		return t, nil // a flight that just ended already refreshed it
@@ -158,23 +172,54 @@ func (s *tokenSource) refresh(ctx context.Context) (*cachedToken, error) {
 	s.mu.Lock()
 	rejected := s.rejected
 	s.mu.Unlock()
+	var t *cachedToken
+	var err error
+	if s.store != nil {
+		t, err = s.refreshShared(ctx, rejected)
+		var se *storeError
+		if err != nil && errors.As(err, &se) {
+			if s.failClosed {
+				return nil, err
+			}
+			if s.storeDown.CompareAndSwap(false, true) {
+				s.ep.logErr(ctx, slog.LevelWarn, "kefu: token store unavailable; using a process-local token until it is back", err)
+			}
+			t, err = s.refreshLocal(ctx, rejected)
+		}
+	} else {
+		t, err = s.refreshLocal(ctx, rejected)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if t.value != s.rejected {
+		s.rejected = ""
+	}
+	s.cur.Store(t)
+	s.mu.Unlock()
+	return t, nil
+}
+
+// refreshLocal fetches a token from WeChat, forcing a refresh (under this
+// process's guard) when the stable endpoint hands back the rejected token.
+func (s *tokenSource) refreshLocal(ctx context.Context, rejected string) (*cachedToken, error) {
 	t, err := s.fetch(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	if !s.classic && rejected != "" && t.value == rejected {
-		if ok, why := s.allowForce(); ok {
-			ft, err := s.fetch(ctx, true)
-			if err != nil {
-				return nil, err
-			}
-			t = ft
-		} else {
-			s.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and force_refresh is not allowed now", errors.New(why))
+	if s.needsForce(t, rejected) {
+		ok, why := s.allowForce()
+		if ok {
+			return s.fetch(ctx, true)
 		}
+		s.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and force_refresh is not allowed now", errors.New(why))
 	}
-	s.cur.Store(t)
 	return t, nil
+}
+
+func (s *tokenSource) needsForce(t *cachedToken, rejected string) bool {
+	return !s.classic && rejected != "" && t.value == rejected
 }
 
 // allowForce applies the process's force_refresh guard and, when it allows

@@ -1,0 +1,41 @@
+// Package kefutest is a fake WeChat API server for testing code that uses
+// kefu, in the manner of net/http/httptest: a real HTTP server on 127.0.0.1
+// that answers like api.weixin.qq.com, with state you set up and inspect from
+// the test.
+//
+//	srv := kefutest.NewServer()
+//	defer srv.Close()
+//	srv.Interact("o-user", kefutest.UserMessage) // the user wrote: 5 messages in 48 h
+//	c := srv.Client()                            // a *kefu.Client wired to srv
+//	_, err := c.Send(ctx, kefu.NewText("o-user", "hello"))
+//	msgs := srv.Messages("o-user")               // what WeChat accepted
+//
+// What it reproduces:
+//
+//   - Access tokens (PathToken, PathStableToken): the classic endpoint issues
+//     a new token per call and kills the previous one 5 minutes later; the
+//     stable endpoint hands out the same token while it is valid and a new one
+//     in its last 5 minutes, force_refresh kills the old token at once (at
+//     most 20 a day, UTC+8, and at least 30 s apart). Tokens live 7200 s.
+//     RotateTokens kills every token, as a secret reset does.
+//   - Sending (PathSend) and typing (PathTyping) with WeChat's checks and
+//     errcodes, in WeChat's order: token, body, message type and content,
+//     media ids (AddMedia), user (AddUser, Unfollow) and the reply windows
+//     that user actions open (Interact), with their quotas.
+//   - Bodies that escape <, > or & as \u003c, \u003e, \u0026 are refused with
+//     40033, like WeChat (WithEscapeCheck turns that off).
+//   - Every error's errmsg carries a " rid: xxxxxxxx-xxxxxxxx-xxxxxxxx" suffix.
+//
+// The server has its own clock (Now, Advance, WithFrozenClock): windows, token
+// expiry, typing and force-refresh limits follow it, while clients keep real
+// time. Advancing past a token's expiry therefore makes the next call meet
+// 42001, as a client that cached a token would in production.
+//
+// Faults are scripted per endpoint path for the next n calls: FailNext
+// (an errcode), DropNext (act, then cut the connection: delivery unknown),
+// StatusNext (an HTML error page), RawNext (any bytes) and DelayNext (act,
+// then answer late). Calls and Messages record what arrived.
+//
+// A Server has no global state and needs no *testing.T; it is safe for
+// concurrent use, so parallel tests may each run their own.
+package kefutest

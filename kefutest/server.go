@@ -1,0 +1,283 @@
+package kefutest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	"github.com/kefu-go/kefu"
+)
+
+// The endpoint paths the server answers. Pass them to Calls and to the
+// fault methods (FailNext, DropNext, ...). Any other path answers 404.
+const (
+	PathToken       = "/cgi-bin/token"                 // classic token: GET ?grant_type=client_credential&appid=&secret=
+	PathStableToken = "/cgi-bin/stable_token"          // stable token: POST {grant_type, appid, secret, force_refresh}
+	PathSend        = "/cgi-bin/message/custom/send"   // send a customer-service message
+	PathTyping      = "/cgi-bin/message/custom/typing" // Typing / CancelTyping
+)
+
+// maxBody bounds a request body; larger bodies answer 45002.
+const maxBody = 1 << 20
+
+// Server is a fake WeChat API server. Create it with NewServer and Close it
+// when done. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the server's base URL, "http://127.0.0.1:PORT": pass it to
+	// kefu.WithBaseURL, or use Client.
+	URL string
+	// AppID and AppSecret are the account's credentials, random unless set
+	// with WithApp. The token endpoints accept only these.
+	AppID     string
+	AppSecret string
+
+	cfg     config
+	clock   clock
+	ts      *httptest.Server
+	closing chan struct{} // closed by Close: cuts DelayNext holds short
+	once    sync.Once
+
+	mu     sync.Mutex
+	tokens tokenBook
+	users  map[string]*user
+	media  map[string]string // media id -> kind
+	calls  map[string]int
+	faults map[string][]*fault
+}
+
+// config is what the ServerOptions set.
+type config struct {
+	appID, secret string
+	frozen        bool
+	frozenAt      time.Time
+	escapeCheck   bool
+	maxText       int
+	miniProgram   bool
+}
+
+// ServerOption configures NewServer.
+type ServerOption func(*config)
+
+// WithFrozenClock starts the server's clock at t and keeps it there: only
+// Advance moves it. Without it the clock follows real time (plus whatever
+// Advance added).
+func WithFrozenClock(t time.Time) ServerOption {
+	return func(c *config) { c.frozen, c.frozenAt = true, t }
+}
+
+// WithEscapeCheck turns the 40033 check on (the default, as WeChat does) or
+// off. When on, a JSON body holding the escapes \u003c, \u003e or \u0026 (in
+// any hex case), as Go's json.Marshal writes <, > and &, is refused with
+// 40033 on every JSON endpoint.
+func WithEscapeCheck(on bool) ServerOption {
+	return func(c *config) { c.escapeCheck = on }
+}
+
+// WithMaxTextBytes makes text messages whose content is longer than n bytes
+// answer 45002 (content size out of limit). WeChat documents no exact
+// limit; without this option the server sets none (n <= 0: none).
+func WithMaxTextBytes(n int) ServerOption {
+	return func(c *config) { c.maxText = n }
+}
+
+// WithMiniProgram makes the server act as a Mini Program's API: the send
+// endpoint accepts only text, image, link and miniprogrampage messages and
+// answers 45162 for other known types. Without it the server is an Official
+// Account's, which answers 40008 for link.
+func WithMiniProgram() ServerOption {
+	return func(c *config) { c.miniProgram = true }
+}
+
+// WithApp sets the account's credentials instead of random ones. Both must
+// be non-empty.
+func WithApp(appID, secret string) ServerOption {
+	if appID == "" || secret == "" {
+		panic("kefutest: WithApp needs a non-empty app id and secret")
+	}
+	return func(c *config) { c.appID, c.secret = appID, secret }
+}
+
+// NewServer starts a fake WeChat server on 127.0.0.1. It has no users and no
+// media until the test adds them. Close it when done.
+func NewServer(opts ...ServerOption) *Server {
+	cfg := config{escapeCheck: true}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	s := &Server{
+		AppID:     cfg.appID,
+		AppSecret: cfg.secret,
+		cfg:       cfg,
+		closing:   make(chan struct{}),
+		tokens:    tokenBook{all: make(map[string]*token)},
+		users:     make(map[string]*user),
+		media:     make(map[string]string),
+		calls:     make(map[string]int),
+		faults:    make(map[string][]*fault),
+	}
+	if s.AppID == "" {
+		s.AppID = "wx" + randHex(8)
+		s.AppSecret = randHex(16)
+	}
+	s.clock.frozen, s.clock.at = cfg.frozen, cfg.frozenAt
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0) // silent, like a real remote server
+	s.ts.Start()
+	s.URL = s.ts.URL
+	return s
+}
+
+// Close shuts the server down and waits for the requests in flight to
+// finish; answers held by DelayNext are sent at once. Calling it again does
+// nothing.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.closing)
+		s.ts.Close()
+	})
+}
+
+// FastRetry returns the retry policy Client uses: kefu's default (3
+// attempts, retry errcode -1) without the backoff waits. Change a field and
+// pass it with kefu.WithRetry to Client to test another policy.
+func FastRetry() kefu.RetryPolicy {
+	return kefu.RetryPolicy{MaxAttempts: 3, RetryCodes: []int{-1}}
+}
+
+// clientOptions returns the options that wire a client to s, then opts.
+func (s *Server) clientOptions(opts []kefu.Option) []kefu.Option {
+	return append([]kefu.Option{kefu.WithBaseURL(s.URL), kefu.WithRetry(FastRetry())}, opts...)
+}
+
+// TokenSource returns a kefu token source for the server's account,
+// configured with kefu.WithBaseURL(s.URL), kefu.WithRetry(FastRetry()) and
+// then opts. A bad option panics: it is an error in the test's set-up.
+func (s *Server) TokenSource(opts ...kefu.Option) kefu.TokenSource {
+	ts, err := kefu.NewTokenSource(s.AppID, s.AppSecret, s.clientOptions(opts)...)
+	if err != nil {
+		panic(fmt.Sprintf("kefutest: TokenSource: %v", err))
+	}
+	return ts
+}
+
+// Client returns a kefu client wired to the server: its token source and
+// the client itself get kefu.WithBaseURL(s.URL), kefu.WithRetry(FastRetry())
+// and then opts, so a later option (another WithRetry, WithClassicToken,
+// WithLogger...) wins. The client uses its own HTTP client, not the
+// server's. A bad option panics: it is an error in the test's set-up.
+func (s *Server) Client(opts ...kefu.Option) *kefu.Client {
+	all := s.clientOptions(opts)
+	ts, err := kefu.NewTokenSource(s.AppID, s.AppSecret, all...)
+	if err != nil {
+		panic(fmt.Sprintf("kefutest: Client: %v", err))
+	}
+	c, err := kefu.NewClient(ts, all...)
+	if err != nil {
+		panic(fmt.Sprintf("kefutest: Client: %v", err))
+	}
+	return c
+}
+
+// Calls returns how many requests arrived at path (e.g. PathSend) so far,
+// every request counted, faulted or not.
+func (s *Server) Calls(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[path]
+}
+
+// serveHTTP counts the request, applies the path's next fault if any, and
+// otherwise answers as WeChat would.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	f := s.arrive(r.URL.Path)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if err != nil && !errors.As(err, &tooBig) {
+		return // the client went away
+	}
+	if f != nil && !f.acts() {
+		f.reply().write(w)
+		return
+	}
+	var rep reply
+	if tooBig != nil {
+		rep = errReply(45002)
+	} else {
+		rep = s.handle(r, body)
+	}
+	if f != nil {
+		switch f.kind {
+		case faultDrop:
+			hangUp(w)
+			return
+		case faultDelay:
+			if !s.hold(r, f.delay) {
+				return
+			}
+		}
+	}
+	rep.write(w)
+}
+
+// handle acts on a request and returns WeChat's answer.
+func (s *Server) handle(r *http.Request, body []byte) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case PathToken:
+		return s.classicToken(q)
+	case PathStableToken:
+		return s.stableToken(body)
+	case PathSend:
+		return s.send(q, body)
+	case PathTyping:
+		return s.typing(q, body)
+	}
+	return notFound()
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // HTTP/2, or hijacking failed: abort the response
+}
+
+// hold waits d of real time before an answer. It returns false if the client
+// gave up meanwhile (nothing left to answer), true when the wait is over or
+// the server is closing.
+func (s *Server) hold(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.closing:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// randHex returns n random bytes in lowercase hex.
+func randHex(n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 2*n)
+	for i := range b {
+		b[i] = digits[rand.IntN(16)]
+	}
+	return string(b)
+}

@@ -1,0 +1,210 @@
+package kefutest
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/kefu-go/kefu"
+)
+
+// Action is a user action that opens a reply window: after it, the account
+// may send the user a number of messages for a while.
+type Action int
+
+// The actions that open a window, with what each allows (as of 2023):
+const (
+	UserMessage Action = iota + 1 // the user sent a message: 5 messages in 48 h
+	MenuClick                     // the user clicked a menu (or a msgmenu item): 3 messages in 1 min
+	Follow                        // the user followed the account: 3 messages in 1 min
+	Scan                          // the user scanned a QR code: 3 messages in 1 min
+	Payment                       // a payment succeeded: unlimited messages in 48 h
+)
+
+// String returns the action's name, e.g. "UserMessage".
+func (a Action) String() string {
+	switch a {
+	case UserMessage:
+		return "UserMessage"
+	case MenuClick:
+		return "MenuClick"
+	case Follow:
+		return "Follow"
+	case Scan:
+		return "Scan"
+	case Payment:
+		return "Payment"
+	}
+	return "Action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// unlimited is the quota of a window without a limit.
+const unlimited = -1
+
+// window returns the window that a occurring at now opens.
+func (a Action) window(now time.Time) *window {
+	switch a {
+	case UserMessage:
+		return &window{closes: now.Add(48 * time.Hour), left: 5}
+	case MenuClick, Follow, Scan:
+		return &window{closes: now.Add(time.Minute), left: 3}
+	case Payment:
+		return &window{closes: now.Add(48 * time.Hour), left: unlimited}
+	}
+	panic("kefutest: unknown " + a.String())
+}
+
+// window is the reply window one action opened.
+type window struct {
+	closes time.Time
+	left   int // messages left; unlimited if < 0
+}
+
+func (w *window) open(now time.Time) bool { return now.Before(w.closes) }
+func (w *window) hasQuota() bool          { return w.left != 0 }
+
+// user is one OpenID of the account.
+type user struct {
+	following    bool
+	windows      map[Action]*window // one per action: the latest one's
+	lastExchange time.Time          // the last user action or message sent
+	typingUntil  time.Time          // end of the typing state
+	sent         [][]byte           // bodies WeChat accepted, in order
+}
+
+// user returns the user with openID, registering it if new. s.mu must be held.
+func (s *Server) user(openID string) *user {
+	if openID == "" {
+		panic("kefutest: empty openID")
+	}
+	u := s.users[openID]
+	if u == nil {
+		u = &user{windows: make(map[Action]*window)}
+		s.users[openID] = u
+	}
+	return u
+}
+
+// AddUser makes openID a follower of the account (again, if it unfollowed).
+// A follower without a window cannot be sent anything (45015) until
+// Interact.
+func (s *Server) AddUser(openID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user(openID).following = true
+}
+
+// Interact records that the user openID did a now (on the server's clock):
+// the user becomes a follower if needed, and a's window opens with a fresh
+// quota, replacing the window a previous a opened. The other actions'
+// windows stay as they are. It also counts as a message exchange for Typing.
+// An unknown Action panics.
+func (s *Server) Interact(openID string, a Action) {
+	now := s.Now()
+	w := a.window(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.user(openID)
+	u.following = true
+	u.windows[a] = w
+	u.lastExchange = now
+}
+
+// Unfollow makes openID stop following the account (registering it if
+// new): sends and Typing answer 45015, and its windows close. Interact or
+// AddUser makes it a follower again.
+func (s *Server) Unfollow(openID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.user(openID)
+	u.following = false
+	clear(u.windows)
+	u.typingUntil = time.Time{}
+}
+
+// WindowState describes the window one action opened for a user.
+type WindowState struct {
+	Open   bool      // the window has not closed yet
+	Closes time.Time // when it closes (server time); zero if never opened
+	Left   int       // messages left; -1 means unlimited (Payment)
+}
+
+// Window returns the state of the window that action a opened for openID
+// (the zero WindowState if none did).
+func (s *Server) Window(openID string, a Action) WindowState {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[openID]
+	if !ok {
+		return WindowState{}
+	}
+	w, ok := u.windows[a]
+	if !ok {
+		return WindowState{}
+	}
+	return WindowState{Open: w.open(now), Closes: w.closes, Left: w.left}
+}
+
+// Typing reports whether the account is shown typing to openID now.
+func (s *Server) Typing(openID string) bool {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[openID]
+	return ok && now.Before(u.typingUntil)
+}
+
+// Messages returns the messages WeChat accepted for openID, oldest first:
+// each request body as a kefu.Message. Messages delivered by a call that
+// DropNext or DelayNext disturbed are included. The result is the caller's
+// to change.
+func (s *Server) Messages(openID string) []kefu.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[openID]
+	if !ok || len(u.sent) == 0 {
+		return nil
+	}
+	out := make([]kefu.Message, len(u.sent))
+	for i, b := range u.sent {
+		json.Unmarshal(b, &out[i]) // checked when it arrived
+	}
+	return out
+}
+
+// pick returns the window a message to u at now uses: among the open
+// windows with quota left, the one that closes first. Otherwise it returns
+// 45015 (no open window) or 45047 (the open ones are used up). Windows
+// closing at the same instant are used in the order of the Action constants.
+func (u *user) pick(now time.Time) (*window, int) {
+	var best *window
+	anyOpen := false
+	for a := UserMessage; a <= Payment; a++ {
+		w := u.windows[a]
+		if w == nil || !w.open(now) {
+			continue
+		}
+		anyOpen = true
+		if w.hasQuota() && (best == nil || w.closes.Before(best.closes)) {
+			best = w
+		}
+	}
+	switch {
+	case best != nil:
+		return best, 0
+	case anyOpen:
+		return nil, 45047
+	}
+	return nil, 45015
+}
+
+// anyOpen reports whether a window of u is open at now.
+func (u *user) anyOpen(now time.Time) bool {
+	for _, w := range u.windows {
+		if w.open(now) {
+			return true
+		}
+	}
+	return false
+}

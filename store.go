@@ -1,0 +1,184 @@
+package kefu
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// TokenStore shares access tokens between the processes of one app, so that
+// they do not knock each other's tokens out: with the classic endpoint every
+// fetch kills the previous token after 5 minutes, and with the stable one a
+// force_refresh kills everyone's at once (20 a day per account). Package
+// redistoken implements it on Redis; another store (etcd, a database) needs
+// only these four calls. Keys name an app id and an endpoint kind, such as
+// "wx1234/stable". Implementations must be safe for concurrent use.
+//
+// The token source reads the store only when its own copy is missing, due
+// for refresh, or rejected: the hot path makes no store round trip.
+type TokenStore interface {
+	// Load returns the token stored under key, or a zero SharedToken when
+	// there is none.
+	Load(ctx context.Context, key string) (SharedToken, error)
+	// CompareAndSwap stores next under key if the stored token's Value is
+	// still old ("" meaning no token is stored) and reports whether it did.
+	// It keeps a refresh from overwriting a newer token with an older one.
+	CompareAndSwap(ctx context.Context, key, old string, next SharedToken) (bool, error)
+	// Lock takes the refresh lock of key, so that one process at a time
+	// fetches from WeChat. ok is false when another holder has it. The lock
+	// must expire by itself (a holder may die); release frees it if still held.
+	Lock(ctx context.Context, key string) (release func(context.Context), ok bool, err error)
+	// ReserveForceRefresh records one force_refresh for key if none was made
+	// in the last spacing and fewer than perDay were made on day (a UTC+8
+	// date, "2006-01-02"), and reports whether it did.
+	ReserveForceRefresh(ctx context.Context, key, day string, spacing time.Duration, perDay int) (bool, error)
+}
+
+// SharedToken is an access token as a TokenStore keeps it.
+type SharedToken struct {
+	Value string
+	// RefreshAt is when holders should start fetching a successor.
+	RefreshAt time.Time
+	// ExpiresAt is when WeChat stops accepting it.
+	ExpiresAt time.Time
+}
+
+// ErrTokenStoreUnavailable matches errors of the TokenStore. A source built
+// WithTokenStore falls back to a process-local token on them unless
+// WithTokenStoreFailClosed was given.
+var ErrTokenStoreUnavailable = errors.New("kefu: token store unavailable")
+
+type storeError struct {
+	op  string
+	err error
+}
+
+func (e *storeError) Error() string        { return "kefu: token store " + e.op + ": " + e.err.Error() }
+func (e *storeError) Unwrap() error        { return e.err }
+func (e *storeError) Is(target error) bool { return target == ErrTokenStoreUnavailable }
+
+// forcePerDayShared is the force_refresh budget of all processes sharing a
+// store: WeChat allows 20 per account and day; two stay free for people.
+const forcePerDayShared = 18
+
+// WithTokenStore makes NewTokenSource share its tokens through store: one
+// fetch for all processes, one refresh after a rejection, force_refresh
+// counted for the whole account. When the store fails, the source logs it
+// once (warn) and goes on with a process-local token, and uses the store
+// again when it is back; WithTokenStoreFailClosed makes it fail instead.
+// Applies to NewTokenSource only.
+func WithTokenStore(store TokenStore) Option {
+	return func(s *settings) error {
+		if store == nil {
+			return &ValidationError{Field: "WithTokenStore", Rule: "must not be nil"}
+		}
+		s.store = store
+		return nil
+	}
+}
+
+// WithTokenStoreFailClosed makes a source WithTokenStore return the store's
+// error (matching ErrTokenStoreUnavailable) instead of falling back to a
+// process-local token. Applies to NewTokenSource only.
+func WithTokenStoreFailClosed() Option {
+	return func(s *settings) error {
+		s.storeFailClosed = true
+		return nil
+	}
+}
+
+// refreshShared takes the token from the store, or fetches one under the
+// store's lock and publishes it. While another process holds the lock it
+// uses the stored token if still valid, or waits for the new one.
+func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cachedToken, error) {
+	for {
+		st, err := s.store.Load(ctx, s.storeKey)
+		if err != nil {
+			return nil, &storeError{"load", err}
+		}
+		s.storeUp(ctx)
+		if t := s.usable(st, rejected); t != nil {
+			return t, nil
+		}
+		release, ok, err := s.store.Lock(ctx, s.storeKey)
+		if err != nil {
+			return nil, &storeError{"lock", err}
+		}
+		if ok {
+			t, err := s.refreshLocked(ctx, rejected)
+			release(context.WithoutCancel(ctx))
+			return t, err
+		}
+		// Another process is fetching. A token that is due for refresh but
+		// still valid serves meanwhile; look again soon.
+		if now := s.now(); st.Value != "" && st.Value != rejected && now.Before(st.ExpiresAt) {
+			return &cachedToken{value: st.Value, refreshAt: now.Add(time.Second), expiresAt: st.ExpiresAt}, nil
+		}
+		if err := s.sleep(ctx, 20*time.Millisecond+time.Duration(rand.Int64N(int64(40*time.Millisecond)))); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// refreshLocked runs with the store's lock held.
+func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cachedToken, error) {
+	st, err := s.store.Load(ctx, s.storeKey)
+	if err != nil {
+		return nil, &storeError{"load", err}
+	}
+	if t := s.usable(st, rejected); t != nil {
+		return t, nil // refreshed by the lock's previous holder
+	}
+	t, err := s.fetch(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if s.needsForce(t, rejected) {
+		day := s.now().In(chinaTime).Format(time.DateOnly)
+		ok, err := s.store.ReserveForceRefresh(ctx, s.storeKey, day, forceSpacing, forcePerDayShared)
+		switch {
+		case err != nil:
+			return nil, &storeError{"reserve force_refresh", err}
+		case ok:
+			if t, err = s.fetch(ctx, true); err != nil {
+				return nil, err
+			}
+		default:
+			s.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and the shared force_refresh budget allows none now",
+				errors.New("at most one force_refresh every 30s and 18 a day per account"))
+		}
+	}
+	next := SharedToken{Value: t.value, RefreshAt: t.refreshAt, ExpiresAt: t.expiresAt}
+	swapped, err := s.store.CompareAndSwap(ctx, s.storeKey, st.Value, next)
+	if err != nil {
+		// The token is good; only the other processes will not see it.
+		s.ep.logErr(ctx, slog.LevelWarn, "kefu: token store: publishing the new token failed", err)
+		return t, nil
+	}
+	if !swapped {
+		// Someone published meanwhile (our lock had expired): theirs wins.
+		if st, err := s.store.Load(ctx, s.storeKey); err == nil {
+			if u := s.usable(st, rejected); u != nil {
+				return u, nil
+			}
+		}
+	}
+	return t, nil
+}
+
+// usable returns st as a cached token if it is there, not rejected and not
+// yet due for refresh.
+func (s *tokenSource) usable(st SharedToken, rejected string) *cachedToken {
+	if st.Value == "" || st.Value == rejected || !s.now().Before(st.RefreshAt) {
+		return nil
+	}
+	return &cachedToken{value: st.Value, refreshAt: st.RefreshAt, expiresAt: st.ExpiresAt}
+}
+
+func (s *tokenSource) storeUp(ctx context.Context) {
+	if s.storeDown.CompareAndSwap(true, false) && s.ep.enabled(ctx, slog.LevelInfo) {
+		s.ep.log.LogAttrs(ctx, slog.LevelInfo, "kefu: token store is back")
+	}
+}
