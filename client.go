@@ -353,47 +353,23 @@ func finalErr(err error, maybeDelivered bool) error {
 
 func isRejectedToken(code int) bool { return code == 40001 || code == 40014 || code == 42001 }
 
-// sentBody is a request body that records how far the transport got, to
-// tell a request that never left (dial, DNS or TLS failed, or the connection
-// broke before the body was read) from one that may have been delivered. It
-// also carries the httptrace hook, so an attempt costs few allocations.
-type sentBody struct {
+// attemptState is one attempt's body reader, header values and trace, in
+// one allocation. The trace records how far the transport got, to tell a
+// request that never left (dial, DNS or TLS failed, or the connection broke
+// before the headers were written) from one that may have been delivered.
+// The body stays a *bytes.Reader so the transport writes headers and body
+// in one packet.
+type attemptState struct {
 	r       bytes.Reader
-	hdr     [2]string // this request's own header values
+	hdr     [2]string
 	trace   httptrace.ClientTrace
 	getConn atomic.Bool // the transport looked for a connection
-	read    atomic.Bool // the transport started writing the body
+	wrote   atomic.Bool // the transport wrote the request headers
 }
-
-func (b *sentBody) Read(p []byte) (int, error) {
-	b.read.Store(true)
-	return b.r.Read(p)
-}
-
-func (b *sentBody) Close() error { return nil }
 
 // notWritten is true when the transport fired its hooks (so it is a real
-// one, not a mock that fires none) and never read the body: with a
-// Content-Length body unread, WeChat cannot have acted on the request.
-func (b *sentBody) notWritten() bool { return b.getConn.Load() && !b.read.Load() }
-
-// rewind gives the transport a fresh copy of the body when it replays a
-// request on a new connection; reads of the copy count as reads.
-func (b *sentBody) rewind(data []byte) (io.ReadCloser, error) {
-	c := &sentBody{}
-	c.r.Reset(data)
-	return &rewound{c, b}, nil
-}
-
-type rewound struct {
-	*sentBody
-	parent *sentBody
-}
-
-func (r *rewound) Read(p []byte) (int, error) {
-	r.parent.read.Store(true)
-	return r.sentBody.Read(p)
-}
+// one, not a mock that fires none) but never wrote the request headers.
+func (st *attemptState) notWritten() bool { return st.getConn.Load() && !st.wrote.Load() }
 
 func (e *endpoint) url(r *request) string { return e.base + r.path }
 
@@ -434,33 +410,31 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 	if e.log != nil {
 		start = time.Now()
 	}
-	sb := &sentBody{}
-	sb.trace.GetConn = func(string) { sb.getConn.Store(true) }
+	st := &attemptState{}
+	st.trace.GetConn = func(string) { st.getConn.Store(true) }
+	st.trace.WroteHeaders = func() { st.wrote.Store(true) }
 	var body io.Reader
 	if r.body != nil {
-		sb.r.Reset(r.body)
-		body = sb
+		st.r.Reset(r.body)
+		body = &st.r
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &sb.trace), r.method, u, body)
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &st.trace), r.method, u, body)
 	if err != nil {
 		return outNotProcessed, &RequestError{Method: r.method, URL: target, Err: err, msg: scrub(err.Error(), e.secrets(r)...)}
 	}
 	if r.body != nil {
-		req.ContentLength = int64(len(r.body))
-		data := r.body
-		req.GetBody = func() (io.ReadCloser, error) { return sb.rewind(data) }
-		sb.hdr[0] = contentTypeJSON
-		req.Header["Content-Type"] = sb.hdr[0:1:1]
+		st.hdr[0] = contentTypeJSON
+		req.Header["Content-Type"] = st.hdr[0:1:1]
 	}
-	sb.hdr[1] = userAgent
-	req.Header["User-Agent"] = sb.hdr[1:2:2]
+	st.hdr[1] = userAgent
+	req.Header["User-Agent"] = st.hdr[1:2:2]
 	resp, err := e.hc.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		re := &RequestError{Method: r.method, URL: target, Err: err, MaybeDelivered: !sb.notWritten(),
+		re := &RequestError{Method: r.method, URL: target, Err: err, MaybeDelivered: !st.notWritten(),
 			msg: scrub(err.Error(), e.secrets(r)...)}
 		oc := outNotSent
 		if re.MaybeDelivered {
