@@ -392,6 +392,11 @@ func checkKfAccount(s string) string {
 	if at < 0 || at == len(s)-1 {
 		return `must be "prefix@account"`
 	}
+	for _, r := range s[at+1:] {
+		if r == '@' || r <= ' ' || r == 0x7f {
+			return "account after @ must not hold another @, spaces or control characters"
+		}
+	}
 	prefix := s[:at]
 	if prefix == "" || len(prefix) > 10 {
 		return "prefix before @ must be 1 to 10 characters"
