@@ -1,0 +1,282 @@
+// Command kefu sends WeChat customer-service messages from the command line,
+// fetches access tokens, and runs a fake WeChat API (kefutest) as a process
+// that other stacks can test against.
+//
+//	kefu send --to OPENID --text "您好"
+//	kefu send --json message.json        (or --json - to read stdin)
+//	kefu typing --to OPENID [--off]
+//	kefu token [--show] [--classic]
+//	kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1
+//
+// Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret).
+// Run "kefu help COMMAND" for a command's flags. Exit codes: 0 success,
+// 1 failure, 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kefu-go/kefu"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// env is what a command may touch of the outside world.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// secret, once known, is scrubbed from every error printed.
+	secret string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	usage   string // the lines after "Usage:", then the flags follow
+	flags   func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
+}
+
+// commands is set in init: help refers to it.
+var commands []*command
+
+func init() {
+	commands = []*command{sendCmd, typingCmd, tokenCmd, fakeCmd}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// run runs the command line args and returns the exit code.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, mainUsage())
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if name == "help" && len(rest) > 0 {
+			c := lookup(rest[0])
+			if c == nil {
+				fmt.Fprintf(e.stderr, "kefu help: unknown command %q\n", rest[0])
+				return exitUsage
+			}
+			fmt.Fprint(e.stdout, c.help())
+			return exitOK
+		}
+		fmt.Fprint(e.stdout, mainUsage())
+		return exitOK
+	case "version", "--version":
+		fmt.Fprintf(e.stdout, "kefu %s\n", kefu.Version)
+		return exitOK
+	}
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(e.stderr, "kefu: unknown command %q\nRun 'kefu help' for usage.\n", name)
+		return exitUsage
+	}
+
+	fs := flag.NewFlagSet("kefu "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed below, help on stdout
+	do := c.flags(fs)
+	err := fs.Parse(rest)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(e.stdout, c.help())
+		return exitOK
+	case err != nil:
+		err = &usageError{err.Error()}
+	case fs.NArg() > 0:
+		err = usagef("unexpected argument %q", fs.Arg(0))
+	default:
+		err = do(ctx, e)
+	}
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "kefu %s: %s\nRun 'kefu %s --help' for usage.\n", c.name, e.scrub(ue.msg), c.name)
+		return exitUsage
+	default:
+		fmt.Fprintf(e.stderr, "kefu %s: %s\n", c.name, e.scrub(describe(err)))
+		return exitFail
+	}
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func mainUsage() string {
+	var b strings.Builder
+	b.WriteString(`kefu sends WeChat customer-service messages (客服消息).
+
+Usage:
+  kefu COMMAND [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`  help     show help for a command: kefu help send
+  version  print kefu's version
+
+Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret.
+Exit codes: 0 success, 1 failure, 2 usage error.
+`)
+	return b.String()
+}
+
+// help returns the command's usage and flags.
+func (c *command) help() string {
+	fs := flag.NewFlagSet("kefu "+c.name, flag.ContinueOnError)
+	c.flags(fs)
+	var b strings.Builder
+	fmt.Fprintf(&b, "kefu %s: %s\n\nUsage:\n%s\nFlags (-flag and --flag are the same):\n", c.name, c.summary, c.usage)
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// apiFlags are the flags of the commands that call WeChat.
+type apiFlags struct {
+	appID, secret, baseURL string
+	timeout                time.Duration
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	// No default from the environment: --help would print the secret.
+	fs.StringVar(&a.appID, "appid", "", "the app id (default $KEFU_APPID)")
+	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
+	fs.StringVar(&a.baseURL, "base-url", kefu.DefaultBaseURL, "WeChat's API `URL`: a proxy, or a kefu fake")
+	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long, retries included")
+}
+
+// resolve fills the credentials from the environment and checks the flags.
+func (a *apiFlags) resolve(e *env) error {
+	if a.appID == "" {
+		a.appID = e.getenv("KEFU_APPID")
+	}
+	if a.secret == "" {
+		a.secret = e.getenv("KEFU_SECRET")
+	}
+	e.secret = a.secret
+	switch {
+	case a.appID == "" && a.secret == "":
+		return usagef("no credentials: set KEFU_APPID and KEFU_SECRET, or pass --appid and --secret")
+	case a.appID == "":
+		return usagef("no app id: set KEFU_APPID or pass --appid")
+	case a.secret == "":
+		return usagef("no app secret: set KEFU_SECRET or pass --secret")
+	case a.timeout <= 0:
+		return usagef("--timeout must be positive, got %v", a.timeout)
+	}
+	u, err := url.Parse(a.baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--base-url must be an absolute http or https URL, got %q", a.baseURL)
+	}
+	a.baseURL = strings.TrimRight(a.baseURL, "/")
+	return nil
+}
+
+// client returns a kefu client for the flags.
+func (a *apiFlags) client() (*kefu.Client, error) {
+	opts := []kefu.Option{kefu.WithBaseURL(a.baseURL)}
+	tokens, err := kefu.NewTokenSource(a.appID, a.secret, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return kefu.NewClient(tokens, opts...)
+}
+
+// describe turns an error into the line(s) printed after "kefu CMD: ".
+// WeChat's answers print as errcode and errmsg, with a hint for the usual
+// cases.
+func describe(err error) string {
+	var apiErr *kefu.APIError
+	if errors.As(err, &apiErr) {
+		s := fmt.Sprintf("errcode %d: %s", apiErr.Code, apiErr.Message)
+		if apiErr.RequestID != "" {
+			s += " (rid " + apiErr.RequestID + ")"
+		}
+		for _, h := range hints {
+			if errors.Is(err, h.err) || h.code == apiErr.Code {
+				s += "\n  " + h.hint
+				break
+			}
+		}
+		return s
+	}
+	// kefu's errors start "kefu: "; so does our own prefix.
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		l = strings.TrimPrefix(l, "kefu: ")
+		if i > 0 {
+			l = "  " + l
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// hints follow WeChat's errors, by group or by errcode.
+var hints = []struct {
+	err  error
+	code int
+	hint string
+}{
+	{err: kefu.ErrOutsideWindow, hint: "the user has not written to the account lately (or unfollowed): wait for the user to act"},
+	{err: kefu.ErrQuotaExceeded, hint: "the replies this user's actions allow are used up: wait for the user to act again"},
+	{err: kefu.ErrInvalidOpenID, hint: "not an OpenID of this app"},
+	{err: kefu.ErrBadCredentials, hint: "check KEFU_APPID and KEFU_SECRET (or --appid, --secret)"},
+	{err: kefu.ErrUnauthorized, hint: "the app lacks this permission, or this machine's IP is not whitelisted"},
+	{err: kefu.ErrInvalidMedia, hint: "media ids expire 3 days after the upload"},
+	{code: 45080, hint: "typing needs a message exchange with the user in the last 30 s"},
+	{code: 45081, hint: "typing lasts 15 s, or until a message is sent"},
+}
+
+// scrub removes the app secret from s: kefu's errors never hold it, but a
+// command line is no place to find out otherwise.
+func (e *env) scrub(s string) string {
+	if len(e.secret) >= 4 {
+		s = strings.ReplaceAll(s, e.secret, "[secret]")
+	}
+	return s
+}
