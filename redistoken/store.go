@@ -1,0 +1,296 @@
+// Package redistoken shares kefu's access tokens across processes through
+// Redis: a kefu.TokenStore for kefu.WithTokenStore.
+//
+// Every process of an app that fetches its own token knocks the others' out
+// (the classic endpoint kills the previous token 5 minutes after each fetch,
+// and a force_refresh of the stable endpoint kills everyone's at once, at
+// most 20 a day per account). With a Store, the processes fetch once for all,
+// refresh once for all after a rejection, and count force_refresh calls for
+// the whole account:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
+//	tokens, err := kefu.NewTokenSource(appID, secret, kefu.WithTokenStore(redistoken.New(rdb)))
+//	client, err := kefu.NewClient(tokens)
+//
+// The token source reads Redis only when its own copy of the token is
+// missing, due for refresh or rejected: sending makes no Redis round trip.
+// When Redis is unreachable the source logs it once and goes on with a
+// process-local token, and shares again once Redis is back
+// (kefu.WithTokenStoreFailClosed makes it fail instead).
+//
+// # Keys
+//
+// A Store keeps, for each app id and endpoint kind (the kefu key, such as
+// "wx1234/stable"), these keys, whose hash tag puts them all in one Redis
+// Cluster slot so that the Lua scripts may touch them together:
+//
+//	kefu:{wx1234/stable}:token             the token, as JSON, expiring with it
+//	kefu:{wx1234/stable}:lock              the refresh lock, holding its owner's id
+//	kefu:{wx1234/stable}:force:last        when the last force_refresh was (Redis's clock, Unix ms)
+//	kefu:{wx1234/stable}:force:2026-11-27  force_refresh calls that day (UTC+8)
+//
+// The token key's value reads, for example,
+//
+//	{"token":"ACCESS_TOKEN","refresh_at":"2026-11-27T03:57:12.5Z","expires_at":"2026-11-27T04:00:00Z"}
+//
+// The "kefu" prefix is changed with WithPrefix. The Store works with any
+// redis.UniversalClient: a single node, Sentinel (failover) or Cluster, on
+// Redis 5.0 or later (or a compatible server with Lua scripting).
+//
+// # Redis client settings
+//
+// A token refresh waits for Redis, and go-redis's defaults retry a dead
+// server for seconds (3 retries, 5 dials each, 5 s dial timeout) before the
+// source falls back to a token of its own. Give the client short timeouts
+// and few retries:
+//
+//	rdb := redis.NewClient(&redis.Options{
+//		Addr:        "redis:6379",
+//		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+//		MaxRetries: 1, DialerRetries: 1,
+//	})
+package redistoken
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/kefu-go/kefu"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix starts every key a Store uses unless WithPrefix says otherwise.
+const DefaultPrefix = "kefu"
+
+// DefaultLockTTL is how long a refresh lock lives unless WithLockTTL says
+// otherwise: a holder that dies mid-refresh blocks the others this long.
+const DefaultLockTTL = 10 * time.Second
+
+// forceDayTTL is how long a day's force_refresh count (and the time of the
+// last one) is kept: past the end of the UTC+8 day it counts, whatever the
+// time zone of the processes.
+const forceDayTTL = 48 * time.Hour
+
+// Store is a kefu.TokenStore on Redis. Create it with New; it is safe for
+// concurrent use. Processes that share tokens must use the same prefix.
+type Store struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	lockTTL time.Duration
+	owner   string // this Store's lock owner id, before a per-lock suffix
+}
+
+var _ kefu.TokenStore = (*Store)(nil)
+
+// Option configures New.
+type Option func(*Store)
+
+// WithPrefix starts every key with prefix and a colon instead of "kefu:"
+// (an empty prefix: no prefix at all). Processes sharing tokens must use
+// the same prefix; processes with different prefixes never meet. Whatever
+// the prefix, the keys of one app and kind share one Cluster slot (a prefix
+// holding a hash tag puts all of the Store's keys in its slot).
+func WithPrefix(prefix string) Option {
+	return func(s *Store) { s.prefix = prefix }
+}
+
+// WithLockTTL sets how long a refresh lock lives (default DefaultLockTTL).
+// It should exceed a token fetch (kefu's retries included), or two
+// processes may fetch at once; it bounds how long the others wait for a
+// holder that died. It is rounded up to whole milliseconds. A d <= 0
+// panics: it is a programming error.
+func WithLockTTL(d time.Duration) Option {
+	if d <= 0 {
+		panic("redistoken: WithLockTTL needs a duration > 0")
+	}
+	d = time.Duration(millis(d)) * time.Millisecond
+	return func(s *Store) { s.lockTTL = d }
+}
+
+// New returns a Store keeping tokens in rdb (a *redis.Client, a Sentinel
+// failover client or a *redis.ClusterClient). The Store does not close rdb.
+// A nil rdb panics.
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	if rdb == nil {
+		panic("redistoken: New needs a Redis client")
+	}
+	s := &Store{rdb: rdb, prefix: DefaultPrefix, lockTTL: DefaultLockTTL}
+	for _, o := range opts {
+		if o != nil {
+			o(s)
+		}
+	}
+	host, _ := os.Hostname()
+	s.owner = fmt.Sprintf("%s/%d/", host, os.Getpid())
+	return s
+}
+
+// base returns the start of key's Redis keys: prefix:{key}.
+func (s *Store) base(key string) string {
+	if s.prefix == "" {
+		return "{" + key + "}"
+	}
+	return s.prefix + ":{" + key + "}"
+}
+
+// tokenKey is the Redis key holding the token of key (a kefu store key such
+// as "wx1234/stable").
+func (s *Store) tokenKey(key string) string { return s.base(key) + ":token" }
+
+// lockKey is the Redis key of key's refresh lock.
+func (s *Store) lockKey(key string) string { return s.base(key) + ":lock" }
+
+// forceKeys returns the Redis keys of key's force_refresh accounting: the
+// time of the last force_refresh, and the count of day (a UTC+8 date,
+// "2006-01-02").
+func (s *Store) forceKeys(key, day string) (last, count string) {
+	b := s.base(key)
+	return b + ":force:last", b + ":force:" + day
+}
+
+// entry is a token as stored in Redis.
+type entry struct {
+	Token     string    `json:"token"`
+	RefreshAt time.Time `json:"refresh_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// decode reads a stored value; a value it cannot read counts as no token, so
+// that the next refresh replaces it.
+func decode(v string) kefu.SharedToken {
+	var e entry
+	if json.Unmarshal([]byte(v), &e) != nil {
+		return kefu.SharedToken{}
+	}
+	return kefu.SharedToken{Value: e.Token, RefreshAt: e.RefreshAt, ExpiresAt: e.ExpiresAt}
+}
+
+// Load returns the token stored under key, or a zero kefu.SharedToken when
+// there is none (or what is stored cannot be read).
+func (s *Store) Load(ctx context.Context, key string) (kefu.SharedToken, error) {
+	v, err := s.rdb.Get(ctx, s.tokenKey(key)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return kefu.SharedToken{}, nil
+	case err != nil:
+		return kefu.SharedToken{}, fmt.Errorf("redistoken: load %s: %w", key, err)
+	}
+	return decode(v), nil
+}
+
+// casScript stores ARGV[2] for ARGV[3] ms if the stored token is ARGV[1]
+// ("" for none, or for a value it cannot read).
+var casScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+local tok = ''
+if cur then
+  local ok, e = pcall(cjson.decode, cur)
+  if ok and type(e) == 'table' and type(e.token) == 'string' then tok = e.token end
+end
+if tok ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+// CompareAndSwap stores next under key, to expire at next.ExpiresAt, if the
+// stored token is still old ("" meaning none is stored), and reports whether
+// it did. The compare and the swap are one Lua script, so a refresh never
+// overwrites a newer token with an older one. An empty next.Value is an
+// error; a next that has already expired is stored for 1 ms.
+func (s *Store) CompareAndSwap(ctx context.Context, key, old string, next kefu.SharedToken) (bool, error) {
+	if next.Value == "" {
+		return false, errors.New("redistoken: compare-and-swap " + key + ": empty token")
+	}
+	v, err := json.Marshal(entry{Token: next.Value, RefreshAt: next.RefreshAt.UTC(), ExpiresAt: next.ExpiresAt.UTC()})
+	if err != nil {
+		return false, fmt.Errorf("redistoken: compare-and-swap %s: %w", key, err)
+	}
+	n, err := casScript.Run(ctx, s.rdb, []string{s.tokenKey(key)}, old, v, millis(time.Until(next.ExpiresAt))).Int()
+	if err != nil {
+		return false, fmt.Errorf("redistoken: compare-and-swap %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// unlockScript deletes the lock KEYS[1] if ARGV[1] still owns it.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Lock takes key's refresh lock (SET NX PX with a random owner id) for the
+// lock TTL. ok is false when another holder has it. release frees the lock
+// if this holder still owns it (a Lua script compares the owner id), so
+// that a holder whose lock expired never frees its successor's; it may be
+// called more than once and waits at most the lock TTL.
+func (s *Store) Lock(ctx context.Context, key string) (release func(context.Context), ok bool, err error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, false, fmt.Errorf("redistoken: lock %s: %w", key, err)
+	}
+	owner := s.owner + hex.EncodeToString(id[:])
+	lockKey := s.lockKey(key)
+	ok, err = s.rdb.SetNX(ctx, lockKey, owner, s.lockTTL).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("redistoken: lock %s: %w", key, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	var once sync.Once
+	return func(ctx context.Context) {
+		once.Do(func() {
+			// Past the TTL the lock is gone anyway: never wait longer.
+			ctx, cancel := context.WithTimeout(ctx, s.lockTTL)
+			defer cancel()
+			_ = unlockScript.Run(ctx, s.rdb, []string{lockKey}, owner).Err()
+		})
+	}, true, nil
+}
+
+// reserveScript counts one force_refresh unless the last one, whose time
+// (Redis's, Unix ms) KEYS[1] holds, was less than ARGV[1] ms ago, or the
+// day's count KEYS[2] reached ARGV[2]. Both keys live ARGV[3] ms.
+var reserveScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[1]) or '')
+if last and now - last < tonumber(ARGV[1]) then return 0 end
+local n = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if n >= tonumber(ARGV[2]) then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], now, 'PX', ARGV[3])
+return 1
+`)
+
+// ReserveForceRefresh records one force_refresh for key, and reports true,
+// if none was recorded in the last spacing (as Redis's clock measures it)
+// and fewer than perDay were on day (a UTC+8 date, "2006-01-02"). It is one
+// Lua script, so however many processes ask at once, one gets it. The day's
+// count and the time of the last are kept for 48 hours. A perDay <= 0
+// allows none; a spacing <= 0 does not space them.
+func (s *Store) ReserveForceRefresh(ctx context.Context, key, day string, spacing time.Duration, perDay int) (bool, error) {
+	if perDay <= 0 {
+		return false, nil
+	}
+	last, count := s.forceKeys(key, day)
+	n, err := reserveScript.Run(ctx, s.rdb, []string{last, count}, max(spacing.Milliseconds(), 0), perDay,
+		forceDayTTL.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("redistoken: reserve force_refresh %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// millis is d in whole milliseconds, rounded up, at least 1.
+func millis(d time.Duration) int64 {
+	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+}
