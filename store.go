@@ -94,7 +94,7 @@ func WithTokenStoreFailClosed() Option {
 // uses the stored token if still valid, or waits for the new one.
 func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cachedToken, error) {
 	for {
-		st, err := s.store.Load(ctx, s.storeKey)
+		st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) })
 		if err != nil {
 			return nil, &storeError{"load", err}
 		}
@@ -102,7 +102,13 @@ func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cach
 		if t := s.usable(st, rejected); t != nil {
 			return t, nil
 		}
-		release, ok, err := s.store.Lock(ctx, s.storeKey)
+		var release func(context.Context)
+		ok, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
+			var ok bool
+			var err error
+			release, ok, err = s.store.Lock(ctx, s.storeKey)
+			return ok, err
+		})
 		if err != nil {
 			return nil, &storeError{"lock", err}
 		}
@@ -124,7 +130,7 @@ func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cach
 
 // refreshLocked runs with the store's lock held.
 func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cachedToken, error) {
-	st, err := s.store.Load(ctx, s.storeKey)
+	st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) })
 	if err != nil {
 		return nil, &storeError{"load", err}
 	}
@@ -137,7 +143,9 @@ func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cach
 	}
 	if s.needsForce(t, rejected) {
 		day := s.now().In(chinaTime).Format(time.DateOnly)
-		ok, err := s.store.ReserveForceRefresh(ctx, s.storeKey, day, forceSpacing, forcePerDayShared)
+		ok, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
+			return s.store.ReserveForceRefresh(ctx, s.storeKey, day, forceSpacing, forcePerDayShared)
+		})
 		switch {
 		case err != nil:
 			return nil, &storeError{"reserve force_refresh", err}
@@ -151,7 +159,9 @@ func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cach
 		}
 	}
 	next := SharedToken{Value: t.value, RefreshAt: t.refreshAt, ExpiresAt: t.expiresAt}
-	swapped, err := s.store.CompareAndSwap(ctx, s.storeKey, st.Value, next)
+	swapped, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
+		return s.store.CompareAndSwap(ctx, s.storeKey, st.Value, next)
+	})
 	if err != nil {
 		// The token is good; only the other processes will not see it.
 		s.ep.logErr(ctx, slog.LevelWarn, "kefu: token store: publishing the new token failed", err)
@@ -159,13 +169,23 @@ func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cach
 	}
 	if !swapped {
 		// Someone published meanwhile (our lock had expired): theirs wins.
-		if st, err := s.store.Load(ctx, s.storeKey); err == nil {
+		if st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) }); err == nil {
 			if u := s.usable(st, rejected); u != nil {
 				return u, nil
 			}
 		}
 	}
 	return t, nil
+}
+
+// storeTimeout bounds each store call, so a store that hangs (a network
+// partition rather than a refused connection) leaves time to fall back.
+const storeTimeout = 3 * time.Second
+
+func storeCall[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	return f(ctx)
 }
 
 // usable returns st as a cached token if it is there, not rejected and not

@@ -152,6 +152,9 @@ func (s *tokenSource) Token(ctx context.Context) (string, error) {
 	}
 }
 
+// CloseIdleConnections closes the idle connections of the source's HTTP client.
+func (s *tokenSource) CloseIdleConnections() { s.ep.hc.CloseIdleConnections() }
+
 // InvalidateToken drops the cached token if it is still rejected.
 func (s *tokenSource) InvalidateToken(_ context.Context, rejected string) error {
 	s.mu.Lock()
