@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,8 +53,9 @@ type settings struct {
 	storeFailClosed bool
 
 	// Seams for tests in this package.
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+	boundary string // multipart boundary of uploads; "" is a random one per upload
 }
 
 func newSettings(opts []Option) (*settings, error) {
@@ -164,8 +166,9 @@ func newHTTPClient() *http.Client {
 // Client sends customer-service messages. It is safe for concurrent use; make
 // one per app and reuse it.
 type Client struct {
-	tokens TokenSource
-	ep     *endpoint
+	tokens   TokenSource
+	ep       *endpoint
+	boundary string // multipart boundary for tests; "" is random
 }
 
 // NewClient returns a Client that takes access tokens from tokens (usually
@@ -179,13 +182,19 @@ func NewClient(tokens TokenSource, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{tokens: tokens, ep: s.endpoint()}, nil
+	return &Client{tokens: tokens, ep: s.endpoint(), boundary: s.boundary}, nil
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
-// client's HTTP client (kefu's own, or the one given WithHTTPClient). Call it
-// when you are done with a Client.
-func (c *Client) CloseIdleConnections() { c.ep.hc.CloseIdleConnections() }
+// client's HTTP client (kefu's own, or the one given WithHTTPClient), and
+// those of its token source when it has the same method (NewTokenSource's
+// does). Call it when you are done with a Client.
+func (c *Client) CloseIdleConnections() {
+	c.ep.hc.CloseIdleConnections()
+	if ic, ok := c.tokens.(interface{ CloseIdleConnections() }); ok {
+		ic.CloseIdleConnections()
+	}
+}
 
 // Send validates m and sends it (POST /cgi-bin/message/custom/send). On
 // WeChat's success it returns the answer; on any error a nil Response and an
@@ -245,12 +254,19 @@ func (c *Client) typing(ctx context.Context, openID, command string) error {
 var errNilContext = &ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())"}
 
 // call POSTs body to path with a token, refreshing a rejected token once.
+// It is a write: an unknown outcome is retried only under RetryUnknown.
 func (c *Client) call(ctx context.Context, path string, body []byte, out answer) error {
+	return c.do(ctx, &request{method: http.MethodPost, path: path, body: body, retryUnknown: c.ep.retry.RetryUnknown}, out)
+}
+
+// do makes r with a token from the client's source, refreshing a rejected
+// token once (when r's body can be made again).
+func (c *Client) do(ctx context.Context, r *request, out answer) error {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return err
 	}
-	r := &request{method: http.MethodPost, path: path, token: tok, body: body, retryUnknown: c.ep.retry.RetryUnknown}
+	r.token = tok
 	return c.ep.do(ctx, r, out, c.refresh)
 }
 
@@ -294,7 +310,17 @@ type request struct {
 	body         []byte
 	secret       string // scrubbed from errors besides the token
 	retryUnknown bool
+
+	// stream, when set, is the body instead of body: a multipart upload
+	// streamed from the caller's reader, opened afresh for each attempt.
+	stream *upload
+	// maxAnswer, when > 0, replaces the 1 MiB bound on the answer.
+	maxAnswer int
 }
+
+// replayable reports whether r can be sent again: always, unless its
+// stream was read once and cannot be rewound.
+func (r *request) replayable() bool { return r.stream == nil || r.stream.replayable() }
 
 // do runs r under the retry policy. refresh, when not nil, is asked once for
 // a new token after WeChat rejects the current one; that extra attempt does
@@ -312,7 +338,7 @@ func (e *endpoint) do(ctx context.Context, r *request, out answer,
 		case outAPIError:
 			var ae *APIError
 			errors.As(err, &ae)
-			if refresh != nil && !refreshed && isRejectedToken(ae.Code) {
+			if refresh != nil && !refreshed && isRejectedToken(ae.Code) && r.replayable() {
 				refreshed = true
 				tok, rerr := refresh(ctx, r.token)
 				if tok != "" {
@@ -332,7 +358,7 @@ func (e *endpoint) do(ctx context.Context, r *request, out answer,
 			maybeDelivered = true
 			retry = r.retryUnknown
 		}
-		if !retry || attempt >= e.retry.MaxAttempts || ctx.Err() != nil {
+		if !retry || attempt >= e.retry.MaxAttempts || ctx.Err() != nil || !r.replayable() {
 			return finalErr(err, maybeDelivered)
 		}
 		if werr := e.sleep(ctx, e.retry.backoff(attempt)); werr != nil {
@@ -361,6 +387,7 @@ func isRejectedToken(code int) bool { return code == 40001 || code == 40014 || c
 // in one packet.
 type attemptState struct {
 	r       bytes.Reader
+	up      *uploadBody // a streamed body (uploads), sent instead of r
 	hdr     [2]string
 	trace   httptrace.ClientTrace
 	getConn atomic.Bool // the transport looked for a connection
@@ -368,8 +395,12 @@ type attemptState struct {
 }
 
 // notWritten is true when the transport fired its hooks (so it is a real
-// one, not a mock that fires none) but never wrote the request headers.
-func (st *attemptState) notWritten() bool { return st.getConn.Load() && !st.wrote.Load() }
+// one, not a mock that fires none) but never wrote the request headers. A
+// streamed body also counts as not written until its last byte was read:
+// WeChat does not act on a truncated multipart request.
+func (st *attemptState) notWritten() bool {
+	return st.getConn.Load() && (!st.wrote.Load() || st.up != nil && !st.up.complete())
+}
 
 func (e *endpoint) url(r *request) string { return e.base + r.path }
 
@@ -414,21 +445,47 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 	st.trace.GetConn = func(string) { st.getConn.Store(true) }
 	st.trace.WroteHeaders = func() { st.wrote.Store(true) }
 	var body io.Reader
-	if r.body != nil {
+	if r.stream != nil {
+		up, err := r.stream.open()
+		if err != nil {
+			return outNotProcessed, err
+		}
+		st.up = up
+		body = up
+	} else if r.body != nil {
 		st.r.Reset(r.body)
 		body = &st.r
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &st.trace), r.method, u, body)
 	if err != nil {
+		if st.up != nil {
+			st.up.Close()
+		}
 		return outNotProcessed, &RequestError{Method: r.method, URL: target, Err: err, msg: scrub(err.Error(), e.secrets(r)...)}
 	}
-	if r.body != nil {
+	if r.stream != nil {
+		req.ContentLength = r.stream.length() // -1: unknown, sent chunked
+		st.hdr[0] = r.stream.contentType
+		req.Header["Content-Type"] = st.hdr[0:1:1]
+	} else if r.body != nil {
 		st.hdr[0] = contentTypeJSON
 		req.Header["Content-Type"] = st.hdr[0:1:1]
 	}
 	st.hdr[1] = userAgent
 	req.Header["User-Agent"] = st.hdr[1:2:2]
 	resp, err := e.hc.Do(req)
+	if st.up != nil {
+		// The transport may still be writing the body from another
+		// goroutine: Close waits for a read in progress and fails later
+		// ones, so no read of the caller's reader outlives the attempt.
+		st.up.Close()
+		if verr := st.up.overLimit(); verr != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return outNotProcessed, verr
+		}
+	}
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -443,7 +500,11 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		e.logAttempt(ctx, r, n, oc, 0, 0, start, re)
 		return oc, re
 	}
-	buf, over, rerr := readAnswer(resp.Body)
+	limit := maxAnswer
+	if r.maxAnswer > 0 {
+		limit = r.maxAnswer
+	}
+	buf, over, rerr := readAnswerMax(resp.Body, limit)
 	resp.Body.Close()
 	defer releaseAnswer(buf)
 	if rerr != nil {
@@ -453,6 +514,11 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		return outUnknown, re
 	}
 	oc, err := classify(r.path, resp.StatusCode, *buf, over, out, e.secrets(r))
+	if over && limit != maxAnswer {
+		if he, ok := err.(*HTTPError); ok {
+			he.Problem = "answer larger than " + strconv.Itoa(limit>>20) + " MiB"
+		}
+	}
 	if e.log != nil {
 		code := 0
 		if ae, ok := err.(*APIError); ok {

@@ -52,6 +52,42 @@ var (
 	ErrDeliveryUnknown = errors.New("kefu: delivery unknown")
 )
 
+// Sentinels of the media and customer-service management calls (media.go,
+// accounts.go), matched like the ones above. The codes are WeChat's global
+// return codes for the legacy (61451..61457) and the new (65400..65417)
+// customer-service APIs.
+var (
+	// ErrMediaRejected: an upload was refused for its kind, file type or
+	// size: 40004 (invalid media type), 40005 (invalid file type), 40006,
+	// 40009..40012 (invalid media, image, voice, video, thumb size), 45001
+	// (media size out of limit), 61457 (invalid head image file type).
+	ErrMediaRejected = errors.New("kefu: media rejected")
+	// ErrAccountExists: 61453, 65406: a customer-service account with that
+	// kf_account exists already.
+	ErrAccountExists = errors.New("kefu: customer-service account exists")
+	// ErrAccountNotFound: 61452, 65401: no such customer-service account.
+	ErrAccountNotFound = errors.New("kefu: customer-service account not found")
+	// ErrAccountLimit: 61456, 65405: the account has as many
+	// customer-service accounts as WeChat allows (100).
+	ErrAccountLimit = errors.New("kefu: customer-service account limit reached")
+	// ErrWorkerNotBound: 65402: no WeChat user is bound to the
+	// customer-service account yet (InviteWorker, then the worker accepts).
+	ErrWorkerNotBound = errors.New("kefu: no worker bound to the customer-service account")
+	// ErrAlreadyInvited: 65407 (the WeChat user already is a worker of the
+	// account), 65408 (already invited), 65411 (the customer-service account
+	// has a pending invitation), 65412 (it already has a worker).
+	ErrAlreadyInvited = errors.New("kefu: worker already bound or invited")
+	// ErrWorkerOffline: 65415: the worker of the customer-service account is
+	// not online, so no session can be opened for it.
+	ErrWorkerOffline = errors.New("kefu: worker not online")
+	// ErrSessionExists: 65414: another customer-service account is serving
+	// the user.
+	ErrSessionExists = errors.New("kefu: user is in a session with another account")
+	// ErrSessionNotFound: 65413: the user has no session; Client.Session
+	// returns it too when WeChat answers an empty kf_account.
+	ErrSessionNotFound = errors.New("kefu: user has no session")
+)
+
 // codeGroups maps errcodes to the sentinel they match on API calls.
 var codeGroups = map[int]error{
 	-1:    ErrSystemBusy,
@@ -65,6 +101,21 @@ var codeGroups = map[int]error{
 	48001: ErrUnauthorized, 48004: ErrUnauthorized, 40164: ErrUnauthorized,
 	43019: ErrUserBlocked, 48002: ErrUserBlocked, 50002: ErrUserBlocked,
 	40013: ErrBadCredentials, 40125: ErrBadCredentials, 40243: ErrBadCredentials,
+
+	// Media and customer-service management; 65400 is "new customer service
+	// not enabled": the account cannot use these APIs.
+	65400: ErrUnauthorized,
+	40004: ErrMediaRejected, 40005: ErrMediaRejected, 40006: ErrMediaRejected, 40009: ErrMediaRejected,
+	40010: ErrMediaRejected, 40011: ErrMediaRejected, 40012: ErrMediaRejected, 45001: ErrMediaRejected,
+	61457: ErrMediaRejected,
+	61453: ErrAccountExists, 65406: ErrAccountExists,
+	61452: ErrAccountNotFound, 65401: ErrAccountNotFound,
+	61456: ErrAccountLimit, 65405: ErrAccountLimit,
+	65402: ErrWorkerNotBound,
+	65407: ErrAlreadyInvited, 65408: ErrAlreadyInvited, 65411: ErrAlreadyInvited, 65412: ErrAlreadyInvited,
+	65415: ErrWorkerOffline,
+	65414: ErrSessionExists,
+	65413: ErrSessionNotFound,
 }
 
 // APIError is an error answer from WeChat: {"errcode":N,"errmsg":"..."} with

@@ -56,6 +56,12 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 // readAnswer reads at most maxAnswer bytes of r into a pooled buffer. over is
 // true when the answer was longer. Put the buffer back with releaseAnswer.
 func readAnswer(r io.Reader) (buf *[]byte, over bool, err error) {
+	return readAnswerMax(r, maxAnswer)
+}
+
+// readAnswerMax is readAnswer with another bound than maxAnswer (message
+// record pages run to megabytes).
+func readAnswerMax(r io.Reader, maxAnswer int) (buf *[]byte, over bool, err error) {
 	buf = answerBufs.Get().(*[]byte)
 	b := (*buf)[:0]
 	for {
@@ -149,4 +155,26 @@ func snippet(body []byte, secrets []string) string {
 		out = out[:cut] + "..."
 	}
 	return out
+}
+
+// status is the errcode and errmsg of an answer that carries data and
+// holds them only on errors (lists, uploads). Embedded, it gives the answer
+// its setOK: such an answer is never the plain okAnswer.
+type status struct {
+	ErrCode int    `json:"errcode"`
+	ErrMsg  string `json:"errmsg"`
+}
+
+// noStatus is a status before decoding.
+var noStatus = status{ErrCode: noCode}
+
+func (s *status) setOK() bool { return false }
+
+// answered is result for an answer with a status: WeChat's errcode if the
+// answer held one, else success if the answer held its data (has).
+func (s *status) answered(has bool) (code int, msg string, ok bool) {
+	if s.ErrCode != noCode {
+		return s.ErrCode, s.ErrMsg, true
+	}
+	return 0, "", has
 }

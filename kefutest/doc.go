@@ -24,6 +24,16 @@
 //     that user actions open (Interact), with their quotas.
 //   - Bodies that escape <, > or & as \u003c, \u003e, \u0026 are refused with
 //     40033, like WeChat (WithEscapeCheck turns that off).
+//   - Media uploads (PathMediaUpload, PathUploadImg, PathAccountAvatar) with
+//     WeChat's kinds, file types and sizes; an uploaded media id is accepted
+//     by the send endpoint for 3 days of server time. Uploaded shows what
+//     arrived (size, SHA-256, filename).
+//   - Customer-service management: accounts (PathAccountAdd ... PathAccounts;
+//     set up with AddAccount, AcceptInvite, SetOnline), sessions and the
+//     waiting queue (PathSessionCreate ... PathWaitCases; AddWaiting,
+//     SessionOf) and the message records (PathMsgRecords) of every message
+//     the send endpoint accepted (AddRecord adds others), paged by msgid and
+//     at most 24 hours a query.
 //   - Every error's errmsg carries a " rid: xxxxxxxx-xxxxxxxx-xxxxxxxx" suffix.
 //
 // The server has its own clock (Now, Advance, WithFrozenClock): windows, token

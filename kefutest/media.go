@@ -29,12 +29,13 @@ func (s *Server) AddMedia(kind, mediaID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.media[mediaID] = kind
+	delete(s.mg.expires, mediaID)
 }
 
 // mediaIs reports whether id is registered as one of kinds. s.mu must be held.
 func (s *Server) mediaIs(id string, kinds ...string) bool {
 	k, ok := s.media[id]
-	if !ok {
+	if !ok || s.uploadExpired(id) {
 		return false
 	}
 	for _, want := range kinds {

@@ -41,6 +41,7 @@ func (s *Server) send(q url.Values, body []byte) reply {
 		w.left--
 	}
 	u.sent = append(u.sent, append([]byte(nil), body...))
+	s.recordSent(&m, now)
 	u.lastExchange = now
 	u.typingUntil = time.Time{} // a message ends the typing state
 	return okReply()

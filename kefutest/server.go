@@ -23,6 +23,26 @@ const (
 	PathTyping      = "/cgi-bin/message/custom/typing" // Typing / CancelTyping
 )
 
+// The media and customer-service management paths (see manage.go and
+// upload.go for what each checks).
+const (
+	PathMediaUpload    = "/cgi-bin/media/upload"                   // temporary media: POST multipart "media", ?type=image|voice|video|thumb
+	PathUploadImg      = "/cgi-bin/media/uploadimg"                // article image: POST multipart "media"
+	PathAccountAdd     = "/customservice/kfaccount/add"            // POST {kf_account, nickname}
+	PathAccountUpdate  = "/customservice/kfaccount/update"         // POST {kf_account, nickname}
+	PathAccountDelete  = "/customservice/kfaccount/del"            // POST {kf_account}
+	PathInviteWorker   = "/customservice/kfaccount/inviteworker"   // POST {kf_account, invite_wx}
+	PathAccountAvatar  = "/customservice/kfaccount/uploadheadimg"  // POST multipart "media", ?kf_account=
+	PathAccounts       = "/cgi-bin/customservice/getkflist"        // GET
+	PathOnlineAccounts = "/cgi-bin/customservice/getonlinekflist"  // GET
+	PathSessionCreate  = "/customservice/kfsession/create"         // POST {kf_account, openid}
+	PathSessionClose   = "/customservice/kfsession/close"          // POST {kf_account, openid}
+	PathSession        = "/customservice/kfsession/getsession"     // GET ?openid=
+	PathSessions       = "/customservice/kfsession/getsessionlist" // GET ?kf_account=
+	PathWaitCases      = "/customservice/kfsession/getwaitcase"    // GET
+	PathMsgRecords     = "/customservice/msgrecord/getmsglist"     // POST {starttime, endtime, msgid, number}
+)
+
 // maxBody bounds a request body; larger bodies answer 45002.
 const maxBody = 1 << 20
 
@@ -49,6 +69,7 @@ type Server struct {
 	media  map[string]string // media id -> kind
 	calls  map[string]int
 	faults map[string][]*fault
+	mg     manage // accounts, sessions, records, uploads; see manage.go
 }
 
 // config is what the ServerOptions set.
@@ -198,8 +219,15 @@ func (s *Server) Calls(path string) int {
 // otherwise answers as WeChat would.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	f := s.arrive(r.URL.Path)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var body []byte
+	var up *upload
+	var err error
 	var tooBig *http.MaxBytesError
+	if isUpload(r.URL.Path) {
+		up, err = readUpload(w, r) // streamed: an upload is never held in memory
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	}
 	if err != nil && !errors.As(err, &tooBig) {
 		return // the client went away
 	}
@@ -211,7 +239,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if tooBig != nil {
 		rep = errReply(45002)
 	} else {
-		rep = s.handle(r, body)
+		rep = s.handle(r, body, up)
 	}
 	if f != nil {
 		switch f.kind {
@@ -227,8 +255,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rep.write(w)
 }
 
-// handle acts on a request and returns WeChat's answer.
-func (s *Server) handle(r *http.Request, body []byte) reply {
+// handle acts on a request and returns WeChat's answer. up is the parsed
+// multipart body of the upload paths.
+func (s *Server) handle(r *http.Request, body []byte, up *upload) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := r.URL.Query()
@@ -241,6 +270,36 @@ func (s *Server) handle(r *http.Request, body []byte) reply {
 		return s.send(q, body)
 	case PathTyping:
 		return s.typing(q, body)
+	case PathMediaUpload:
+		return s.uploadMedia(q, up)
+	case PathUploadImg:
+		return s.uploadImage(q, up)
+	case PathAccountAvatar:
+		return s.uploadAvatar(q, up)
+	case PathAccountAdd:
+		return s.addAccount(q, body)
+	case PathAccountUpdate:
+		return s.updateAccount(q, body)
+	case PathAccountDelete:
+		return s.deleteAccount(q, body)
+	case PathInviteWorker:
+		return s.inviteWorker(q, body)
+	case PathAccounts:
+		return s.listAccounts(q)
+	case PathOnlineAccounts:
+		return s.listOnline(q)
+	case PathSessionCreate:
+		return s.createSession(q, body)
+	case PathSessionClose:
+		return s.closeSession(q, body)
+	case PathSession:
+		return s.getSession(q)
+	case PathSessions:
+		return s.listSessions(q)
+	case PathWaitCases:
+		return s.waitCases(q)
+	case PathMsgRecords:
+		return s.msgRecords(q, body)
 	}
 	return notFound()
 }

@@ -80,10 +80,18 @@ func errmsg(code int) string {
 		return "invalid grant_type"
 	case 40003:
 		return "invalid openid"
+	case 40004:
+		return "invalid media type"
+	case 40005:
+		return "invalid file type"
+	case 40006:
+		return "invalid meida size" // sic: WeChat's spelling
 	case 40007:
 		return "invalid media_id"
 	case 40008:
 		return "invalid message type"
+	case 40009:
+		return "invalid image size"
 	case 40013:
 		return "invalid appid"
 	case 40014:
@@ -104,6 +112,8 @@ func errmsg(code int) string {
 		return "appid missing"
 	case 41004:
 		return "appsecret missing"
+	case 41005:
+		return "media data missing"
 	case 42001:
 		return "access_token expired"
 	case 43004:
@@ -116,6 +126,8 @@ func errmsg(code int) string {
 		return "empty news data"
 	case 44004:
 		return "empty content"
+	case 45001:
+		return "media size out of limit"
 	case 45002:
 		return "content size out of limit"
 	case 45008:
@@ -146,6 +158,11 @@ func errmsg(code int) string {
 		return "api forbidden for irregularities"
 	case 50002:
 		return "user limited"
+	case 61457:
+		return "invalid file type" // of a head image
+	}
+	if m := kfErrmsg[code]; m != "" {
+		return m
 	}
 	return "unknown error"
 }

@@ -1,0 +1,624 @@
+package kefutest
+
+import (
+	"cmp"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kefu-go/kefu"
+)
+
+// WeChat's customer-service management rules, as the fake applies them.
+// The errcodes are WeChat's global return codes of the new customer
+// service (65400..65417); see errmsg for their texts.
+const (
+	maxAccounts   = 100                // then 65405
+	maxNickname   = 16                 // characters; longer or empty: 65403
+	inviteLife    = 7 * 24 * time.Hour // an invitation waits this long for the worker
+	maxWaitList   = 100                // getwaitcase lists the earliest 100
+	maxRecordSpan = 24 * 60 * 60       // getmsglist: endtime - starttime, seconds; more: 65417
+	maxRecordPage = 10000              // getmsglist: number; more: 65416
+	firstKfID     = 1001               // kf_id of the first account
+)
+
+// manage is the server's customer-service state. Its maps are made on first
+// use; s.mu guards it.
+type manage struct {
+	accounts map[string]*kfAccount // by kf_account
+	nextID   int                   // kf_id of the next account, after firstKfID
+	sessions map[string]*kfSession // by user OpenID
+	waiting  map[string]time.Time  // user OpenID -> latest message
+	records  []kefu.Record         // msgid i+1 is records[i]
+	uploads  map[string]*Upload    // by media id or URL
+	expires  map[string]time.Time  // uploaded media id -> end of life
+}
+
+// kfAccount is one customer-service account.
+type kfAccount struct {
+	name, nick    string
+	id            int
+	headImg       string
+	worker        string // the bound worker's WeChat ID, "" if none
+	inviteWx      string // the last invitation's WeChat ID
+	inviteExpires time.Time
+	online        bool
+}
+
+// kfSession is a user's session with an account.
+type kfSession struct {
+	account string
+	created time.Time
+}
+
+// validKfAccount reports whether s is "prefix@wechatid": a prefix of 1 to
+// 10 of A-Z, a-z, 0-9, _, and a WeChat ID without @, spaces or control
+// characters.
+func validKfAccount(s string) bool {
+	at := -1
+	for i := 0; i < len(s); i++ {
+		if s[i] == '@' {
+			at = i
+			break
+		}
+	}
+	if at < 1 || at > 10 || at == len(s)-1 {
+		return false
+	}
+	for i := 0; i < at; i++ {
+		c := s[i]
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	for _, r := range s[at+1:] {
+		if r == '@' || r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validNickname(s string) bool {
+	n := utf8.RuneCountInString(s)
+	return s != "" && utf8.ValidString(s) && n <= maxNickname
+}
+
+// validWeChatID reports whether s looks like a WeChat ID: 6 to 20 of A-Z,
+// a-z, 0-9, _ and -, starting with a letter.
+func validWeChatID(s string) bool {
+	if len(s) < 6 || len(s) > 20 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// account returns the account named kf, registering it if new. s.mu must
+// be held.
+func (s *Server) account(kf, nick string) *kfAccount {
+	if s.mg.accounts == nil {
+		s.mg.accounts = make(map[string]*kfAccount)
+	}
+	a := s.mg.accounts[kf]
+	if a == nil {
+		a = &kfAccount{name: kf, id: firstKfID + s.mg.nextID}
+		s.mg.nextID++
+		s.mg.accounts[kf] = a
+	}
+	a.nick = nick
+	return a
+}
+
+// AddAccount registers the customer-service account kfAccount with
+// nickname, as PathAccountAdd would, or renames it if it exists. It has no
+// worker until AcceptInvite or SetOnline. An invalid kf_account or
+// nickname panics.
+func (s *Server) AddAccount(kfAccount, nickname string) {
+	if !validKfAccount(kfAccount) || !validNickname(nickname) {
+		panic("kefutest: AddAccount: invalid kf_account or nickname")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.account(kfAccount, nickname)
+}
+
+// SetOnline marks the worker of kfAccount online or offline. Sessions open
+// only with an online worker (else 65415); OnlineAccounts lists online
+// ones. Only a bound worker can be online, so SetOnline(kf, true) on an
+// account without one binds it as if the invitation were accepted (the
+// invited WeChat ID, or "wx_" and the prefix). An unknown account panics.
+func (s *Server) SetOnline(kfAccount string, online bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.mg.accounts[kfAccount]
+	if a == nil {
+		panic("kefutest: SetOnline: unknown account " + kfAccount)
+	}
+	if online && a.worker == "" {
+		a.bind(kfAccount)
+	}
+	a.online = online
+}
+
+// AcceptInvite makes the worker invited to kfAccount (InviteWorker) accept:
+// the account is bound to that WeChat ID, still offline. An unknown account,
+// or one without a pending invitation, panics.
+func (s *Server) AcceptInvite(kfAccount string) {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.mg.accounts[kfAccount]
+	if a == nil || a.worker != "" || a.inviteWx == "" || !now.Before(a.inviteExpires) {
+		panic("kefutest: AcceptInvite: no pending invitation for " + kfAccount)
+	}
+	a.bind(kfAccount)
+}
+
+// bind binds the invited worker, or a made-up one.
+func (a *kfAccount) bind(kf string) {
+	a.worker = a.inviteWx
+	if a.worker == "" {
+		a.worker = "wx_" + kf[:indexAt(kf)]
+	}
+	a.inviteWx, a.inviteExpires = "", time.Time{}
+}
+
+func indexAt(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '@' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// AddWaiting puts the user openID in the queue of users waiting for a
+// customer-service account (PathWaitCases), as a message to the customer
+// service would; again, it moves the user's latest message time to now.
+// The user becomes a follower if new. OpenSession takes the user out of
+// the queue.
+func (s *Server) AddWaiting(openID string) {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user(openID).following = true
+	if s.mg.waiting == nil {
+		s.mg.waiting = make(map[string]time.Time)
+	}
+	s.mg.waiting[openID] = now
+}
+
+// SessionOf returns the customer-service account serving openID, if any.
+func (s *Server) SessionOf(openID string) (kfAccount string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.mg.sessions[openID]
+	if !ok {
+		return "", false
+	}
+	return ss.account, true
+}
+
+// AddRecord appends r to the message records that PathMsgRecords reads, as
+// the next msgid. A zero Time is the server's now. Send records every
+// message it accepts by itself (OperSent, Worker the customservice
+// kf_account or "", Text the content of text messages).
+func (s *Server) AddRecord(r kefu.Record) {
+	if r.Time.IsZero() {
+		r.Time = s.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mg.records = append(s.mg.records, r)
+}
+
+// recordSent records a message Send accepted. s.mu must be held.
+func (s *Server) recordSent(m *kefu.Message, now time.Time) {
+	r := kefu.Record{OpenID: m.ToUser, OperCode: kefu.OperSent, Time: now.Truncate(time.Second)}
+	if m.CustomService != nil {
+		r.Worker = m.CustomService.KfAccount
+	}
+	if m.MsgType == kefu.TypeText && m.Text != nil {
+		r.Text = m.Text.Content
+	}
+	s.mg.records = append(s.mg.records, r)
+}
+
+// uploadExpired reports whether id is an uploaded media id past its 3 days.
+// s.mu must be held.
+func (s *Server) uploadExpired(id string) bool {
+	end, ok := s.mg.expires[id]
+	return ok && !s.Now().Before(end)
+}
+
+// accountReq is the body of the account endpoints.
+type accountReq struct {
+	KfAccount string `json:"kf_account"`
+	Nickname  string `json:"nickname"`
+	InviteWx  string `json:"invite_wx"`
+	OpenID    string `json:"openid"`
+}
+
+// decodeAccount checks the token and decodes an account body.
+func (s *Server) decodeAccount(q url.Values, body []byte) (accountReq, int) {
+	var req accountReq
+	if code := s.checkToken(q); code != 0 {
+		return req, code
+	}
+	return req, s.decodeBody(body, &req)
+}
+
+// addAccount answers POST /customservice/kfaccount/add: 65404 for a
+// kf_account that is not "prefix@wechatid", 65403 for a nickname that is
+// empty or over 16 characters, 65406 for an existing account, 65405 past
+// 100 accounts.
+func (s *Server) addAccount(q url.Values, body []byte) reply {
+	req, code := s.decodeAccount(q, body)
+	switch _, exists := s.mg.accounts[req.KfAccount]; {
+	case code != 0:
+	case !validKfAccount(req.KfAccount):
+		code = 65404
+	case !validNickname(req.Nickname):
+		code = 65403
+	case exists:
+		code = 65406
+	case len(s.mg.accounts) >= maxAccounts:
+		code = 65405
+	default:
+		s.account(req.KfAccount, req.Nickname)
+	}
+	return errReply(code)
+}
+
+// updateAccount answers POST /customservice/kfaccount/update: 65401 for an
+// unknown account, 65403 for a bad nickname.
+func (s *Server) updateAccount(q url.Values, body []byte) reply {
+	req, code := s.decodeAccount(q, body)
+	switch a, ok := s.mg.accounts[req.KfAccount]; {
+	case code != 0:
+	case !ok:
+		code = 65401
+	case !validNickname(req.Nickname):
+		code = 65403
+	default:
+		a.nick = req.Nickname
+	}
+	return errReply(code)
+}
+
+// deleteAccount answers POST /customservice/kfaccount/del: 65401 for an
+// unknown account. The account's sessions end with it.
+func (s *Server) deleteAccount(q url.Values, body []byte) reply {
+	req, code := s.decodeAccount(q, body)
+	switch _, ok := s.mg.accounts[req.KfAccount]; {
+	case code != 0:
+	case !ok:
+		code = 65401
+	default:
+		delete(s.mg.accounts, req.KfAccount)
+		for id, ss := range s.mg.sessions {
+			if ss.account == req.KfAccount {
+				delete(s.mg.sessions, id)
+			}
+		}
+	}
+	return errReply(code)
+}
+
+// inviteWorker answers POST /customservice/kfaccount/inviteworker: 65401
+// unknown account; 65409 for an invite_wx that is not a WeChat ID (6 to 20
+// of A-Z, a-z, 0-9, _, -, starting with a letter); 65412 when the account
+// has a worker; 65411 when it has a pending invitation; 65407 when the user
+// is the worker of another account; 65408 when another account invited the
+// user and waits. The invitation waits 7 days (AcceptInvite accepts it).
+func (s *Server) inviteWorker(q url.Values, body []byte) reply {
+	req, code := s.decodeAccount(q, body)
+	if code != 0 {
+		return errReply(code)
+	}
+	now := s.Now()
+	a, ok := s.mg.accounts[req.KfAccount]
+	switch {
+	case !ok:
+		return errReply(65401)
+	case !validWeChatID(req.InviteWx):
+		return errReply(65409)
+	case a.worker != "":
+		return errReply(65412)
+	case a.inviteWx != "" && now.Before(a.inviteExpires):
+		return errReply(65411)
+	}
+	for _, o := range s.mg.accounts {
+		switch {
+		case o.worker == req.InviteWx:
+			return errReply(65407)
+		case o.inviteWx == req.InviteWx && now.Before(o.inviteExpires):
+			return errReply(65408)
+		}
+	}
+	a.inviteWx, a.inviteExpires = req.InviteWx, now.Add(inviteLife)
+	return okReply()
+}
+
+// byID returns the accounts in kf_id order. s.mu must be held.
+func (s *Server) byID() []*kfAccount {
+	out := make([]*kfAccount, 0, len(s.mg.accounts))
+	for _, a := range s.mg.accounts {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b *kfAccount) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// listAccounts answers GET /cgi-bin/customservice/getkflist, in kf_id order.
+// invite_status is "waiting" until the invitation expires, then "expired".
+func (s *Server) listAccounts(q url.Values) reply {
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	type entry struct {
+		KfAccount        string `json:"kf_account"`
+		KfHeadImgURL     string `json:"kf_headimgurl"`
+		KfID             string `json:"kf_id"`
+		KfNick           string `json:"kf_nick"`
+		KfWx             string `json:"kf_wx,omitempty"`
+		InviteWx         string `json:"invite_wx,omitempty"`
+		InviteExpireTime int64  `json:"invite_expire_time,omitempty"`
+		InviteStatus     string `json:"invite_status,omitempty"`
+	}
+	now := s.Now()
+	list := []entry{}
+	for _, a := range s.byID() {
+		e := entry{KfAccount: a.name, KfHeadImgURL: a.headImg, KfID: strconv.Itoa(a.id), KfNick: a.nick, KfWx: a.worker}
+		if a.worker == "" && a.inviteWx != "" {
+			e.InviteWx, e.InviteExpireTime, e.InviteStatus = a.inviteWx, a.inviteExpires.Unix(), "waiting"
+			if !now.Before(a.inviteExpires) {
+				e.InviteStatus = "expired"
+			}
+		}
+		list = append(list, e)
+	}
+	return jsonReply(struct {
+		List []entry `json:"kf_list"`
+	}{list})
+}
+
+// listOnline answers GET /cgi-bin/customservice/getonlinekflist: the
+// accounts SetOnline marked online, status 1 (web), with their session
+// counts.
+func (s *Server) listOnline(q url.Values) reply {
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	type entry struct {
+		KfAccount    string `json:"kf_account"`
+		Status       int    `json:"status"`
+		KfID         string `json:"kf_id"`
+		AcceptedCase int    `json:"accepted_case"`
+	}
+	list := []entry{}
+	for _, a := range s.byID() {
+		if !a.online {
+			continue
+		}
+		n := 0
+		for _, ss := range s.mg.sessions {
+			if ss.account == a.name {
+				n++
+			}
+		}
+		list = append(list, entry{a.name, 1, strconv.Itoa(a.id), n})
+	}
+	return jsonReply(struct {
+		List []entry `json:"kf_online_list"`
+	}{list})
+}
+
+// createSession answers POST /customservice/kfsession/create: 65401 unknown
+// account, 65402 no worker bound, 65415 worker offline, 40003 unknown user,
+// 65414 when another account serves the user; a session the account has
+// already succeeds. The user leaves the waiting queue.
+func (s *Server) createSession(q url.Values, body []byte) reply {
+	req, code := s.decodeAccount(q, body)
+	if code != 0 {
+		return errReply(code)
+	}
+	a, ok := s.mg.accounts[req.KfAccount]
+	switch {
+	case !ok:
+		return errReply(65401)
+	case a.worker == "":
+		return errReply(65402)
+	case !a.online:
+		return errReply(65415)
+	case s.users[req.OpenID] == nil:
+		return errReply(40003)
+	}
+	if ss, ok := s.mg.sessions[req.OpenID]; ok {
+		if ss.account != a.name {
+			return errReply(65414)
+		}
+		return okReply()
+	}
+	if s.mg.sessions == nil {
+		s.mg.sessions = make(map[string]*kfSession)
+	}
+	s.mg.sessions[req.OpenID] = &kfSession{account: a.name, created: s.Now()}
+	delete(s.mg.waiting, req.OpenID)
+	return okReply()
+}
+
+// closeSession answers POST /customservice/kfsession/close: 65401 unknown
+// account, 40003 unknown user, 65413 no session, 65414 a session with
+// another account.
+func (s *Server) closeSession(q url.Values, body []byte) reply {
+	req, code := s.decodeAccount(q, body)
+	if code != 0 {
+		return errReply(code)
+	}
+	ss, has := s.mg.sessions[req.OpenID]
+	switch _, ok := s.mg.accounts[req.KfAccount]; {
+	case !ok:
+		return errReply(65401)
+	case s.users[req.OpenID] == nil:
+		return errReply(40003)
+	case !has:
+		return errReply(65413)
+	case ss.account != req.KfAccount:
+		return errReply(65414)
+	}
+	delete(s.mg.sessions, req.OpenID)
+	return okReply()
+}
+
+// getSession answers GET /customservice/kfsession/getsession?openid=: 40003
+// for an unknown user; a user without a session gets kf_account "" and
+// createtime 0, as WeChat answers.
+func (s *Server) getSession(q url.Values) reply {
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	id := q.Get("openid")
+	if s.users[id] == nil {
+		return errReply(40003)
+	}
+	a := struct {
+		CreateTime int64  `json:"createtime"`
+		KfAccount  string `json:"kf_account"`
+	}{}
+	if ss, ok := s.mg.sessions[id]; ok {
+		a.CreateTime, a.KfAccount = ss.created.Unix(), ss.account
+	}
+	return jsonReply(a)
+}
+
+// listSessions answers GET /customservice/kfsession/getsessionlist?kf_account=:
+// 65401 for an unknown account; the sessions oldest first.
+func (s *Server) listSessions(q url.Values) reply {
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	kf := q.Get("kf_account")
+	if _, ok := s.mg.accounts[kf]; !ok {
+		return errReply(65401)
+	}
+	type entry struct {
+		CreateTime int64  `json:"createtime"`
+		OpenID     string `json:"openid"`
+	}
+	list := []entry{}
+	for id, ss := range s.mg.sessions {
+		if ss.account == kf {
+			list = append(list, entry{ss.created.Unix(), id})
+		}
+	}
+	slices.SortFunc(list, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.CreateTime, b.CreateTime), cmp.Compare(a.OpenID, b.OpenID))
+	})
+	return jsonReply(struct {
+		List []entry `json:"sessionlist"`
+	}{list})
+}
+
+// waitCases answers GET /customservice/kfsession/getwaitcase: how many users
+// wait (AddWaiting) and the 100 who have waited longest, longest first.
+func (s *Server) waitCases(q url.Values) reply {
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	type entry struct {
+		LatestTime int64  `json:"latest_time"`
+		OpenID     string `json:"openid"`
+	}
+	list := []entry{}
+	for id, t := range s.mg.waiting {
+		list = append(list, entry{t.Unix(), id})
+	}
+	slices.SortFunc(list, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.LatestTime, b.LatestTime), cmp.Compare(a.OpenID, b.OpenID))
+	})
+	return jsonReply(struct {
+		Count int     `json:"count"`
+		List  []entry `json:"waitcaselist"`
+	}{len(list), list[:min(len(list), maxWaitList)]})
+}
+
+// msgRecords answers POST /customservice/msgrecord/getmsglist: 65416 for a
+// starttime or endtime that is not positive, an endtime before starttime, a
+// msgid under 1 or a number outside 1..10000; 65417 for a span over 24
+// hours. It answers the records whose time (in seconds) lies in
+// [starttime, endtime], from msgid on, at most number, with the number
+// answered and the msgid to ask for next.
+func (s *Server) msgRecords(q url.Values, body []byte) reply {
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	var req struct {
+		StartTime int64 `json:"starttime"`
+		EndTime   int64 `json:"endtime"`
+		MsgID     int64 `json:"msgid"`
+		Number    int   `json:"number"`
+	}
+	if code := s.decodeBody(body, &req); code != 0 {
+		return errReply(code)
+	}
+	switch {
+	case req.StartTime <= 0 || req.EndTime < req.StartTime || req.MsgID < 1 || req.Number < 1 || req.Number > maxRecordPage:
+		return errReply(65416)
+	case req.EndTime-req.StartTime > maxRecordSpan:
+		return errReply(65417)
+	}
+	type entry struct {
+		OpenID   string `json:"openid"`
+		OperCode int    `json:"opercode"`
+		Text     string `json:"text"`
+		Time     int64  `json:"time"`
+		Worker   string `json:"worker"`
+	}
+	list := []entry{}
+	next := req.MsgID
+	for i := req.MsgID - 1; i < int64(len(s.mg.records)) && len(list) < req.Number; i++ {
+		r := s.mg.records[i]
+		if t := r.Time.Unix(); t >= req.StartTime && t <= req.EndTime {
+			list = append(list, entry{r.OpenID, int(r.OperCode), r.Text, r.Time.Unix(), r.Worker})
+			next = i + 2
+		}
+	}
+	return jsonReply(struct {
+		List   []entry `json:"recordlist"`
+		Number int     `json:"number"`
+		MsgID  int64   `json:"msgid"`
+	}{list, len(list), next})
+}
+
+// kfErrmsg are the errmsgs of the new customer service's errcodes, as
+// WeChat's global return-code list and the customer-service pages write
+// them.
+var kfErrmsg = map[int]string{
+	65400: "please enable new custom service, or wait for a while if you have enabled",
+	65401: "invalid custom service account",
+	65402: "the custom service account need to bind a wechat user",
+	65403: "illegal nickname",
+	65404: "illegal custom service account",
+	65405: "custom service account number reach limit",
+	65406: "custom service account exists",
+	65407: "the wechat user have been one of your workers",
+	65408: "you have already invited the wechat user",
+	65409: "wechat account invalid",
+	65410: "too many custom service accounts bound by the worker",
+	65411: "a effective invitation to bind the custom service account exists",
+	65412: "the custom service account have been bound by a wechat user",
+	65413: "no effective session for the customer",
+	65414: "another worker is serving the customer",
+	65415: "the worker is not online",
+	65416: "param invalid, please check",
+	65417: "it is too long from the starttime to endtime",
+}

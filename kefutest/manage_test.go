@@ -1,0 +1,276 @@
+package kefutest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefu-go/kefu"
+	"github.com/kefu-go/kefu/kefutest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// mgmt is a raw HTTP view of the management endpoints.
+type mgmt struct {
+	*wire
+	tok string
+}
+
+func newMgmt(t *testing.T) (*kefutest.Server, *mgmt) {
+	srv := frozen(t)
+	w := rawClient(t, srv)
+	return srv, &mgmt{wire: w, tok: w.token()}
+}
+
+// call makes a request with the token and decodes any JSON answer.
+func (m *mgmt) call(method, path, query, ctype string, body io.Reader) map[string]any {
+	m.t.Helper()
+	q, err := url.ParseQuery(query)
+	require.NoError(m.t, err)
+	q.Set("access_token", m.tok)
+	req, err := http.NewRequest(method, m.srv.URL+path+"?"+q.Encode(), body)
+	require.NoError(m.t, err)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := m.hc.Do(req)
+	require.NoError(m.t, err)
+	defer resp.Body.Close()
+	var a map[string]any
+	require.NoError(m.t, json.NewDecoder(resp.Body).Decode(&a))
+	return a
+}
+
+func (m *mgmt) json(path, body string) map[string]any {
+	m.t.Helper()
+	return m.call(http.MethodPost, path, "", "application/json", strings.NewReader(body))
+}
+
+func (m *mgmt) get(path, query string) map[string]any {
+	m.t.Helper()
+	return m.call(http.MethodGet, path, query, "", nil)
+}
+
+// upload posts one file part named field.
+func (m *mgmt) upload(path, query, field, filename string, content []byte) map[string]any {
+	m.t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	require.NoError(m.t, mw.WriteField("description", "ignored"))
+	fw, err := mw.CreateFormFile(field, filename)
+	require.NoError(m.t, err)
+	fw.Write(content)
+	require.NoError(m.t, mw.Close())
+	return m.call(http.MethodPost, path, query, mw.FormDataContentType(), &b)
+}
+
+func errcode(a map[string]any) int {
+	if c, ok := a["errcode"].(float64); ok {
+		return int(c)
+	}
+	return 0
+}
+
+func TestUploadChecks(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	up := func(query, field, name string, size int) int {
+		t.Helper()
+		return errcode(m.upload(kefutest.PathMediaUpload, query, field, name, make([]byte, size)))
+	}
+	assert.Equal(t, 40004, up("", "media", "a.jpg", 1), "no type")
+	assert.Equal(t, 40004, up("type=gif", "media", "a.jpg", 1))
+	assert.Equal(t, 41005, up("type=image", "file", "a.jpg", 1), "no media part")
+	assert.Equal(t, 41005, errcode(m.call(http.MethodPost, kefutest.PathMediaUpload, "type=image", "application/json", strings.NewReader(`{}`))), "not multipart")
+	assert.Equal(t, 40005, up("type=image", "media", "a.bmp", 1))
+	assert.Equal(t, 40005, up("type=thumb", "media", "a.png", 1))
+	assert.Equal(t, 40005, up("type=video", "media", "a.jpg", 1))
+	assert.Equal(t, 40009, up("type=image", "media", "a.jpg", 2<<20+1))
+	assert.Equal(t, 40009, up("type=thumb", "media", "a.jpg", 64<<10+1))
+	assert.Equal(t, 40006, up("type=voice", "media", "a.mp3", 2<<20+1))
+	assert.Equal(t, 40006, up("type=voice", "media", "a.mp3", 0), "empty")
+	assert.Equal(t, 0, up("type=video", "media", "a.MP4", 10<<20))
+
+	a := m.upload(kefutest.PathMediaUpload, "type=thumb", "media", "t.jpeg", []byte("jpeg"))
+	assert.Equal(t, "thumb", a["type"])
+	assert.Nil(t, a["media_id"], "a thumb comes back as thumb_media_id")
+	id, _ := a["thumb_media_id"].(string)
+	assert.Len(t, id, 64)
+	assert.EqualValues(t, start.Unix(), a["created_at"])
+	u, ok := srv.Uploaded(id)
+	require.True(t, ok)
+	assert.Equal(t, kefutest.Upload{Path: kefutest.PathMediaUpload, Kind: "thumb", Filename: "t.jpeg", Size: 4,
+		SHA256: u.SHA256, Created: start}, u)
+
+	var tooBig bytes.Buffer
+	mw := multipart.NewWriter(&tooBig)
+	fw, _ := mw.CreateFormFile("media", "a.mp4")
+	fw.Write(make([]byte, 21<<20))
+	mw.Close()
+	assert.Equal(t, 45001, errcode(m.call(http.MethodPost, kefutest.PathMediaUpload, "type=video", mw.FormDataContentType(), &tooBig)))
+	assert.Equal(t, 14, srv.Calls(kefutest.PathMediaUpload))
+
+	assert.Equal(t, 41001, m.post(kefutest.PathMediaUpload+"?type=image", "", "").ErrCode, "no token")
+}
+
+func TestUploadImageAndAvatarChecks(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	a := m.upload(kefutest.PathUploadImg, "", "media", "a.png", []byte("png"))
+	assert.Regexp(t, `^http://mmbiz\.qpic\.cn/mmbiz_png/[0-9a-f]{48}/0\?wx_fmt=png$`, a["url"])
+	assert.Equal(t, 40005, errcode(m.upload(kefutest.PathUploadImg, "", "media", "a.gif", []byte("gif"))))
+	assert.Equal(t, 40009, errcode(m.upload(kefutest.PathUploadImg, "", "media", "a.jpg", make([]byte, 1<<20))))
+
+	assert.Equal(t, 65401, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.jpg", []byte("x"))))
+	srv.AddAccount("kf1@test", "one")
+	assert.Equal(t, 61457, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.gif", []byte("x"))))
+	assert.Equal(t, 40009, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.jpg", make([]byte, 5<<20+1))))
+	assert.Equal(t, 0, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.jpg", []byte("x"))))
+	list := m.get(kefutest.PathAccounts, "")["kf_list"].([]any)
+	assert.Regexp(t, `^http://mmbiz\.qpic\.cn/mmbiz_jpeg/[0-9a-f]{48}/300\?wx_fmt=jpeg$`, list[0].(map[string]any)["kf_headimgurl"])
+}
+
+func TestAccountChecks(t *testing.T) {
+	t.Parallel()
+	_, m := newMgmt(t)
+	add := func(body string) int { t.Helper(); return errcode(m.json(kefutest.PathAccountAdd, body)) }
+	assert.Equal(t, 65404, add(`{"kf_account":"toolongprefix@test","nickname":"x"}`))
+	assert.Equal(t, 65404, add(`{"kf_account":"kf-1@test","nickname":"x"}`))
+	assert.Equal(t, 65404, add(`{"kf_account":"kf1","nickname":"x"}`))
+	assert.Equal(t, 65403, add(`{"kf_account":"kf1@test","nickname":""}`))
+	assert.Equal(t, 65403, add(`{"kf_account":"kf1@test","nickname":"12345678901234567"}`))
+	assert.Equal(t, 0, add(`{"kf_account":"kf1@test","nickname":"一二三四五六七八九十一二三四五六"}`))
+	assert.Equal(t, 65406, add(`{"kf_account":"kf1@test","nickname":"x"}`))
+	assert.Equal(t, 47001, add(`not json`))
+	assert.Equal(t, 40033, add(`{"kf_account":"kf2@test","nickname":"\u003cb\u003e"}`))
+	assert.Equal(t, 65401, errcode(m.json(kefutest.PathAccountUpdate, `{"kf_account":"kf9@test","nickname":"x"}`)))
+	assert.Equal(t, 65403, errcode(m.json(kefutest.PathAccountUpdate, `{"kf_account":"kf1@test","nickname":""}`)))
+	assert.Equal(t, 65401, errcode(m.json(kefutest.PathAccountDelete, `{"kf_account":"kf9@test"}`)))
+
+	a := m.json(kefutest.PathAccountAdd, `{"kf_account":"kf1@test","nickname":"x"}`)
+	msg, _ := a["errmsg"].(string)
+	assert.Regexp(t, `^custom service account exists rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$`, msg)
+
+	assert.Equal(t, 65409, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"ab"}`)))
+	assert.Equal(t, 0, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"alice_wx"}`)))
+	assert.Equal(t, 65411, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"bob_wx1"}`)))
+}
+
+func TestSessionChecks(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	srv.AddAccount("kf1@test", "one")
+	srv.AddAccount("kf2@test", "two")
+	srv.AddUser("o-1")
+	srv.AddUser("o-2")
+	create := func(kf, id string) int {
+		t.Helper()
+		return errcode(m.json(kefutest.PathSessionCreate, `{"kf_account":"`+kf+`","openid":"`+id+`"}`))
+	}
+	closeS := func(kf, id string) int {
+		t.Helper()
+		return errcode(m.json(kefutest.PathSessionClose, `{"kf_account":"`+kf+`","openid":"`+id+`"}`))
+	}
+	assert.Equal(t, 65401, create("kf9@test", "o-1"))
+	assert.Equal(t, 65402, create("kf1@test", "o-1"), "no worker bound")
+	srv.SetOnline("kf1@test", true)
+	srv.SetOnline("kf2@test", true)
+	srv.SetOnline("kf2@test", false)
+	assert.Equal(t, 65415, create("kf2@test", "o-1"), "worker offline")
+	assert.Equal(t, 40003, create("kf1@test", "o-9"))
+	assert.Equal(t, 0, create("kf1@test", "o-1"))
+	assert.Equal(t, 0, create("kf1@test", "o-1"), "again: ok")
+	srv.SetOnline("kf2@test", true)
+	assert.Equal(t, 65414, create("kf2@test", "o-1"))
+
+	assert.Equal(t, 65401, closeS("kf9@test", "o-1"))
+	assert.Equal(t, 40003, closeS("kf1@test", "o-9"))
+	assert.Equal(t, 65413, closeS("kf1@test", "o-2"))
+	assert.Equal(t, 65414, closeS("kf2@test", "o-1"))
+	assert.Equal(t, 65401, errcode(m.get(kefutest.PathSessions, "kf_account=kf9@test")))
+	assert.Equal(t, 0, closeS("kf1@test", "o-1"))
+	assert.Equal(t, 1, srv.Calls(kefutest.PathSessions))
+}
+
+func TestGetSessionOfAUserWithout(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	srv.AddUser("o-1")
+	a := m.get(kefutest.PathSession, "openid=o-1")
+	assert.Equal(t, map[string]any{"createtime": 0.0, "kf_account": ""}, a)
+	assert.Equal(t, 40003, errcode(m.get(kefutest.PathSession, "openid=o-2")))
+}
+
+func TestMsgRecordChecks(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	srv.AddRecord(kefu.Record{OpenID: "o-1", OperCode: kefu.OperReceived, Text: "hi"})
+	srv.AddRecord(kefu.Record{OpenID: "o-1", Text: "later", Time: start.Add(time.Hour)})
+	q := func(s, e, id, n int64) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(map[string]int64{"starttime": s, "endtime": e, "msgid": id, "number": n})
+		return m.json(kefutest.PathMsgRecords, string(b))
+	}
+	s := start.Unix()
+	assert.Equal(t, 65417, errcode(q(s, s+86401, 1, 10)))
+	assert.Equal(t, 65416, errcode(q(s, s-1, 1, 10)))
+	assert.Equal(t, 65416, errcode(q(0, s, 1, 10)))
+	assert.Equal(t, 65416, errcode(q(s, s+10, 0, 10)))
+	assert.Equal(t, 65416, errcode(q(s, s+10, 1, 10001)))
+	assert.Equal(t, 65416, errcode(q(s, s+10, 1, 0)))
+
+	a := q(s, s+86400, 1, 10000)
+	assert.Equal(t, 0, errcode(a))
+	assert.EqualValues(t, 2, a["number"])
+	assert.EqualValues(t, 3, a["msgid"], "the msgid to ask for next")
+	assert.Equal(t, []any{
+		map[string]any{"openid": "o-1", "opercode": 2001.0, "text": "hi", "time": float64(s), "worker": ""},
+		map[string]any{"openid": "o-1", "opercode": 0.0, "text": "later", "time": float64(s + 3600), "worker": ""},
+	}, a["recordlist"])
+
+	a = q(s, s+10, 2, 10)
+	assert.EqualValues(t, 0, a["number"], "msgid 2 lies outside the span")
+	assert.EqualValues(t, 2, a["msgid"])
+	assert.Equal(t, []any{}, a["recordlist"])
+}
+
+func TestManagementPathsTakeFaults(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t)
+	c := srv.Client()
+	t.Cleanup(c.CloseIdleConnections)
+	ctx := context.Background()
+	srv.FailNext(kefutest.PathAccountAdd, 1, 45009)
+	err := c.AddAccount(ctx, kefu.Account{KfAccount: "kf1@test", Nickname: "one"})
+	assert.ErrorIs(t, err, kefu.ErrRateLimited)
+	list, err := c.Accounts(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, list, "a failed call does not act")
+
+	srv.StatusNext(kefutest.PathMediaUpload, 1, http.StatusServiceUnavailable)
+	_, err = c.UploadMedia(ctx, kefu.MediaImage, "a.png", strings.NewReader("png"))
+	require.NoError(t, err, "503 is retried and the reader rewound")
+	assert.Equal(t, 2, srv.Calls(kefutest.PathMediaUpload))
+	assert.Equal(t, 1, srv.Calls(kefutest.PathAccountAdd))
+	assert.Equal(t, 1, srv.Calls(kefutest.PathAccounts))
+}
+
+func TestManagementHelpersPanic(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t)
+	assert.Panics(t, func() { srv.AddAccount("bad", "x") })
+	assert.Panics(t, func() { srv.AddAccount("kf1@test", "") })
+	assert.Panics(t, func() { srv.SetOnline("kf1@test", true) })
+	srv.AddAccount("kf1@test", "one")
+	assert.Panics(t, func() { srv.AcceptInvite("kf1@test") }, "no invitation")
+	srv.SetOnline("kf1@test", true)
+	srv.AddRecord(kefu.Record{})
+}
