@@ -1,13 +1,18 @@
 package kefutest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,13 +48,25 @@ const (
 	PathMsgRecords     = "/customservice/msgrecord/getmsglist"     // POST {starttime, endtime, msgid, number}
 )
 
+// The admin endpoints of WithAdminAPI: they drive the fake from outside its
+// process, for programs that cannot call the Server's methods (kefu fake).
+// They are not WeChat's: a server without WithAdminAPI answers 404 there, as
+// WeChat would.
+const (
+	PathAdminInteract     = "/kefutest/interact"      // POST {"openid":"o1","action":"UserMessage"}: Interact
+	PathAdminAdvance      = "/kefutest/advance"       // POST {"seconds":3600}: Advance
+	PathAdminRotateTokens = "/kefutest/rotate_tokens" // POST, no body: RotateTokens
+	PathAdminMessages     = "/kefutest/messages"      // GET ?openid=o1: Messages, as a JSON array
+)
+
 // maxBody bounds a request body; larger bodies answer 45002.
 const maxBody = 1 << 20
 
 // Server is a fake WeChat API server. Create it with NewServer and Close it
 // when done. Its methods are safe for concurrent use.
 type Server struct {
-	// URL is the server's base URL, "http://127.0.0.1:PORT": pass it to
+	// URL is the server's base URL, "http://127.0.0.1:PORT" (or "http://"
+	// and the address of the WithListener listener): pass it to
 	// kefu.WithBaseURL, or use Client.
 	URL string
 	// AppID and AppSecret are the account's credentials, random unless set
@@ -80,6 +97,8 @@ type config struct {
 	escapeCheck   bool
 	maxText       int
 	miniProgram   bool
+	listener      net.Listener
+	admin         bool
 }
 
 // ServerOption configures NewServer.
@@ -124,8 +143,48 @@ func WithApp(appID, secret string) ServerOption {
 	return func(c *config) { c.appID, c.secret = appID, secret }
 }
 
-// NewServer starts a fake WeChat server on 127.0.0.1. It has no users and no
-// media until the test adds them. Close it when done.
+// WithListener makes NewServer serve on l instead of a random port of
+// 127.0.0.1, e.g. a listener on a fixed address for a fake that other
+// processes reach. The server owns l: Close closes it. The server's URL is
+// "http://" and l.Addr(), so l should be a TCP listener on an address that
+// clients can dial as it is (not 0.0.0.0 or [::] for clients that cannot).
+// A nil l panics.
+func WithListener(l net.Listener) ServerOption {
+	if l == nil {
+		panic("kefutest: WithListener needs a listener")
+	}
+	return func(c *config) { c.listener = l }
+}
+
+// WithAdminAPI adds the admin endpoints, for driving a fake that runs as a
+// process of its own (kefu fake) from a test written in any language:
+//
+//   - POST PathAdminInteract {"openid":"o1","action":"UserMessage"} calls
+//     Interact; "action" is an Action's String, case-insensitive.
+//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds >= 0,
+//     fractions allowed) and answers the server's new time as "now", in Unix
+//     seconds.
+//   - POST PathAdminRotateTokens calls RotateTokens; the body is ignored.
+//   - GET PathAdminMessages?openid=o1 answers Messages as a JSON array of
+//     the messages' bodies, [] if none.
+//
+// The POST endpoints answer {"errcode":0,"errmsg":"ok"} (advance adds
+// "now"). A bad request
+// answers HTTP 400 with errcode 47001 and an errmsg that says what is wrong;
+// a wrong method HTTP 405 with errcode 43001 (require GET) or 43002
+// (require POST). Admin calls are not counted by Calls and no fault applies
+// to them. Anyone who can reach the server can use them, and no credentials
+// are asked for: the server is a fake.
+//
+// Without this option, as on WeChat, those paths answer 404 like any
+// unknown path.
+func WithAdminAPI() ServerOption {
+	return func(c *config) { c.admin = true }
+}
+
+// NewServer starts a fake WeChat server on 127.0.0.1 (or on the listener of
+// WithListener). It has no users and no media until the test adds them.
+// Close it when done.
 func NewServer(opts ...ServerOption) *Server {
 	cfg := config{escapeCheck: true}
 	for _, o := range opts {
@@ -149,16 +208,21 @@ func NewServer(opts ...ServerOption) *Server {
 		s.AppSecret = randHex(16)
 	}
 	s.clock.frozen, s.clock.at = cfg.frozen, cfg.frozenAt
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if cfg.listener != nil {
+		// As NewUnstartedServer does, without opening a listener of its own.
+		s.ts = &httptest.Server{Listener: cfg.listener, Config: &http.Server{Handler: http.HandlerFunc(s.serveHTTP)}}
+	} else {
+		s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	}
 	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0) // silent, like a real remote server
 	s.ts.Start()
 	s.URL = s.ts.URL
 	return s
 }
 
-// Close shuts the server down and waits for the requests in flight to
-// finish; answers held by DelayNext are sent at once. Calling it again does
-// nothing.
+// Close shuts the server down, closing its listener (also one given
+// WithListener), and waits for the requests in flight to finish; answers held
+// by DelayNext are sent at once. Calling it again does nothing.
 func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.closing)
@@ -218,6 +282,10 @@ func (s *Server) Calls(path string) int {
 // serveHTTP counts the request, applies the path's next fault if any, and
 // otherwise answers as WeChat would.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.admin && strings.HasPrefix(r.URL.Path, adminPrefix) {
+		s.serveAdmin(w, r).write(w)
+		return
+	}
 	f := s.arrive(r.URL.Path)
 	var body []byte
 	var up *upload
@@ -339,4 +407,135 @@ func randHex(n int) string {
 		b[i] = digits[rand.IntN(16)]
 	}
 	return string(b)
+}
+
+// adminPrefix starts every admin path.
+const adminPrefix = "/kefutest/"
+
+// maxAdminBody bounds an admin request's body.
+const maxAdminBody = 64 << 10
+
+// maxAdvance bounds an admin advance, in seconds: what a time.Duration holds.
+const maxAdvance = float64(math.MaxInt64 / int64(time.Second))
+
+// serveAdmin answers an admin request (WithAdminAPI).
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) reply {
+	method := http.MethodPost
+	switch r.URL.Path {
+	case PathAdminInteract, PathAdminAdvance, PathAdminRotateTokens:
+	case PathAdminMessages:
+		method = http.MethodGet
+	default:
+		return notFound()
+	}
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		if method == http.MethodGet {
+			return adminError(http.StatusMethodNotAllowed, 43001, "require GET method")
+		}
+		return adminError(http.StatusMethodNotAllowed, 43002, "require POST method")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: reading the body: %v", err))
+	}
+	switch r.URL.Path {
+	case PathAdminInteract:
+		var req struct {
+			OpenID string `json:"openid"`
+			Action string `json:"action"`
+		}
+		const want = `want {"openid":"o1","action":"UserMessage"}`
+		if err := decodeAdmin(body, &req); err != nil {
+			return adminError(http.StatusBadRequest, 47001, "kefutest: "+want+": "+err.Error())
+		}
+		a, ok := actionNamed(req.Action)
+		switch {
+		case req.OpenID == "":
+			return adminError(http.StatusBadRequest, 47001, "kefutest: openid missing: "+want)
+		case !ok:
+			return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: unknown action %q: want one of %s", req.Action, actionNames()))
+		}
+		s.Interact(req.OpenID, a)
+		return okReply()
+	case PathAdminAdvance:
+		var req struct {
+			Seconds *float64 `json:"seconds"`
+		}
+		const want = `want {"seconds":N}, N >= 0`
+		if err := decodeAdmin(body, &req); err != nil {
+			return adminError(http.StatusBadRequest, 47001, "kefutest: "+want+": "+err.Error())
+		}
+		switch {
+		case req.Seconds == nil:
+			return adminError(http.StatusBadRequest, 47001, "kefutest: seconds missing: "+want)
+		case *req.Seconds < 0:
+			return adminError(http.StatusBadRequest, 47001, "kefutest: negative seconds: the server clock does not go back")
+		case *req.Seconds > maxAdvance:
+			return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: seconds above %.0f", maxAdvance))
+		}
+		s.Advance(time.Duration(*req.Seconds * float64(time.Second)))
+		return jsonReply(struct {
+			wechatAnswer
+			Now int64 `json:"now"`
+		}{wechatAnswer{0, "ok"}, s.Now().Unix()})
+	case PathAdminRotateTokens:
+		s.RotateTokens()
+		return okReply()
+	}
+	// PathAdminMessages
+	openID := r.URL.Query().Get("openid")
+	if openID == "" {
+		return adminError(http.StatusBadRequest, 47001, "kefutest: openid missing: want "+PathAdminMessages+"?openid=OPENID")
+	}
+	msgs := s.Messages(openID)
+	if msgs == nil {
+		msgs = []kefu.Message{}
+	}
+	return jsonReply(msgs)
+}
+
+// adminError is an admin endpoint's error answer: WeChat's shape, without
+// a rid (the admin API is not WeChat's), with an HTTP status that curl -f and
+// the like notice.
+func adminError(status, code int, msg string) reply {
+	r := jsonReply(wechatAnswer{code, msg})
+	r.status = status
+	return r
+}
+
+// decodeAdmin decodes an admin request's body, one JSON object, into v.
+// Unknown fields are errors: a typo would otherwise go unnoticed.
+func decodeAdmin(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errors.New("empty body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
+// actionNamed returns the Action whose String is name, in any case.
+func actionNamed(name string) (Action, bool) {
+	for a := UserMessage; a <= Payment; a++ {
+		if strings.EqualFold(a.String(), name) {
+			return a, true
+		}
+	}
+	return 0, false
+}
+
+// actionNames lists the actions' names for an error message.
+func actionNames() string {
+	var names []string
+	for a := UserMessage; a <= Payment; a++ {
+		names = append(names, a.String())
+	}
+	return strings.Join(names, ", ")
 }

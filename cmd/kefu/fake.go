@@ -3,19 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log"
 	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kefu-go/kefu/kefutest"
 )
@@ -24,38 +19,59 @@ var fakeCmd = &command{
 	name:    "fake",
 	summary: "run a fake WeChat API (kefutest) for other programs to test against",
 	usage: `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
+  kefu fake --account kf01@shop:Alice --payment-user o2
   kefu fake --seed seed.json
 
 It prints its URL, AppID and AppSecret (random unless --appid/--secret or
 the seed set them), then answers like api.weixin.qq.com until SIGINT or
-SIGTERM: tokens (/cgi-bin/token, /cgi-bin/stable_token), send, typing and
-whatever else kefutest fakes (go doc github.com/kefu-go/kefu/kefutest), with
-WeChat's checks and errcodes. Aim a client at it with --base-url.
+SIGTERM: tokens (/cgi-bin/token, /cgi-bin/stable_token), send, typing, media
+uploads, customer-service accounts and sessions, with WeChat's checks and
+errcodes (go doc github.com/kefu-go/kefu/kefutest). Aim a client at it with
+--base-url.
 
 A --user has written to the account: 5 replies allowed for 48 h, then 45047.
 A --payment-user paid: unlimited replies for 48 h. Any other OpenID is
 unknown (40003). Media kinds: image, voice, video, thumb, mpnews, article
-(an mpnewsarticle article_id), card (a wxcard card_id).
+(an mpnewsarticle article_id), card (a wxcard card_id); uploaded media ids
+work too, for 3 days of the fake's clock. An --account is a customer-service
+account kf_account:nickname (kf_account is prefix@account, the prefix 1 to
+10 of A-Z, a-z, 0-9, _; the nickname 1 to 16 characters), without a worker.
+
+Admin endpoints, for tests to script users and the clock over HTTP (not
+WeChat's, no credentials asked). They answer {"errcode":0,"errmsg":"ok"},
+or HTTP 400 (405: wrong method) and an errmsg that says what is wrong:
+  POST /kefutest/interact       {"openid":"o9","action":"UserMessage"}
+        the user acted, opening a reply window (a new user follows first).
+        Actions: UserMessage (5 replies in 48 h), MenuClick, Follow, Scan
+        (3 in 1 min), Payment (unlimited in 48 h)
+  POST /kefutest/advance        {"seconds":3600}
+        move the fake's clock on: windows close, tokens and media expire
+        (answers the new time as "now", Unix seconds)
+  POST /kefutest/rotate_tokens  kill every access token, as a secret reset does
+  GET  /kefutest/messages?openid=o1
+        the messages accepted for the user, oldest first, as a JSON array
+e.g. curl -d '{"openid":"o9","action":"UserMessage"}' http://127.0.0.1:8080/kefutest/interact
 
 Seed file (every field optional; flags add to it, --appid/--secret win):
   {"users":["o1"],"payment_users":["o2"],"media":{"image":["m1"],"thumb":["t1"]},
-   "appid":"wx123","secret":"not-a-real-secret"}
+   "accounts":["kf01@shop:Alice"],"appid":"wx123","secret":"not-a-real-secret"}
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		var (
-			addr, seedFile, appID, secret string
-			users, payers, media          listFlag
-			mini                          bool
+			addr, seedFile, appID, secret  string
+			users, payers, media, accounts listFlag
+			mini                           bool
 		)
 		fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen on this `host:port` (port 0: any free port)")
 		fs.Var(&users, "user", "an `OPENID` that wrote to the account (repeatable)")
 		fs.Var(&payers, "payment-user", "an `OPENID` whose payment succeeded (repeatable)")
 		fs.Var(&media, "media", "a media id, as `kind:id` (repeatable)")
-		fs.StringVar(&seedFile, "seed", "", "read users, media and credentials from this JSON `FILE`")
+		fs.Var(&accounts, "account", "a customer-service account, as `kf_account:nickname`, e.g. kf01@shop:Alice (repeatable)")
+		fs.StringVar(&seedFile, "seed", "", "read users, media, accounts and credentials from this JSON `FILE`")
 		fs.StringVar(&appID, "appid", "", "the fake account's app id (default: random)")
 		fs.StringVar(&secret, "secret", "", "the fake account's app secret (default: random)")
 		fs.BoolVar(&mini, "mini-program", false, "act as a Mini Program's API (text, image, link, miniprogrampage only)")
-		return func(ctx context.Context, e *env) error {
+		return func(ctx context.Context, e *env, _ []string) error {
 			var s seed
 			if seedFile != "" {
 				if err := s.read(seedFile); err != nil {
@@ -64,6 +80,7 @@ Seed file (every field optional; flags add to it, --appid/--secret win):
 			}
 			s.Users = append(s.Users, users...)
 			s.PaymentUsers = append(s.PaymentUsers, payers...)
+			s.Accounts = append(s.Accounts, accounts...)
 			for _, kv := range media {
 				kind, id, ok := strings.Cut(kv, ":")
 				if !ok || id == "" {
@@ -99,6 +116,7 @@ type seed struct {
 	Users        []string            `json:"users"`
 	PaymentUsers []string            `json:"payment_users"`
 	Media        map[string][]string `json:"media"`
+	Accounts     []string            `json:"accounts"` // "kf_account:nickname"
 	AppID        string              `json:"appid"`
 	Secret       string              `json:"secret"`
 }
@@ -135,85 +153,107 @@ func (s *seed) check() error {
 	if slices.Contains(s.Users, "") || slices.Contains(s.PaymentUsers, "") {
 		return usagef("empty OpenID")
 	}
+	for _, kv := range s.Accounts {
+		if _, _, err := splitAccount(kv); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// serveFake runs a kefutest server seeded with s on addr until ctx ends.
-//
-// kefutest.NewServer listens on a random port of its own; a fixed --addr is
-// served by a reverse proxy in front of it. (With a kefutest option to
-// listen on a given listener, the proxy would go.)
+// splitAccount splits "kf_account:nickname" and checks both as WeChat (and
+// kefutest, which panics otherwise) does.
+func splitAccount(kv string) (kfAccount, nickname string, err error) {
+	kfAccount, nickname, ok := strings.Cut(kv, ":")
+	if !ok || kfAccount == "" || nickname == "" {
+		return "", "", usagef("account %q: want kf_account:nickname, e.g. kf01@shop:Alice", kv)
+	}
+	prefix, wechatID, ok := strings.Cut(kfAccount, "@")
+	if !ok || !validPrefix(prefix) || wechatID == "" ||
+		strings.ContainsFunc(wechatID, func(r rune) bool { return r == '@' || r <= ' ' || r == 0x7f }) {
+		return "", "", usagef("account %q: the kf_account must be prefix@account, the prefix 1 to 10 of A-Z, a-z, 0-9, _", kv)
+	}
+	if !utf8.ValidString(nickname) || utf8.RuneCountInString(nickname) > 16 {
+		return "", "", usagef("account %q: the nickname must be 1 to 16 characters", kv)
+	}
+	return kfAccount, nickname, nil
+}
+
+func validPrefix(p string) bool {
+	if len(p) < 1 || len(p) > 10 {
+		return false
+	}
+	for _, c := range []byte(p) {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// serveFake runs a kefutest server seeded with s on addr until ctx ends,
+// with the admin API on.
 func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-
-	var opts []kefutest.ServerOption
+	opts := []kefutest.ServerOption{kefutest.WithListener(ln), kefutest.WithAdminAPI()}
 	if s.AppID != "" {
 		opts = append(opts, kefutest.WithApp(s.AppID, s.Secret))
 	}
 	if mini {
 		opts = append(opts, kefutest.WithMiniProgram())
 	}
-	srv := kefutest.NewServer(opts...)
-	defer srv.Close()
+	srv := kefutest.NewServer(opts...) // owns ln from here on
 	for _, u := range s.Users {
 		srv.Interact(u, kefutest.UserMessage)
 	}
 	for _, u := range s.PaymentUsers {
 		srv.Interact(u, kefutest.Payment)
 	}
-	var seeded []string
+	var seeded, accounts []string
 	for _, kind := range mediaKinds {
 		for _, id := range s.Media[kind] {
 			srv.AddMedia(kind, id)
 			seeded = append(seeded, kind+":"+id)
 		}
 	}
-
-	target, err := url.Parse(srv.URL)
-	if err != nil {
-		return err
+	for _, kv := range s.Accounts {
+		kf, nick, _ := splitAccount(kv) // checked
+		srv.AddAccount(kf, nick)
+		accounts = append(accounts, kf+" ("+nick+")")
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	defer transport.CloseIdleConnections()
-	quiet := log.New(io.Discard, "", 0)
-	hs := &http.Server{
-		Handler: &httputil.ReverseProxy{
-			Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
-			Transport: transport,
-			ErrorLog:  quiet,
-		},
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          quiet,
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 
-	base := "http://" + ln.Addr().String()
 	w := e.stdout
 	fmt.Fprintln(w, "kefu fake: a fake WeChat API (kefutest), not the real one")
-	fmt.Fprintf(w, "  URL:       %s\n", base)
+	fmt.Fprintf(w, "  URL:       %s\n", srv.URL)
 	fmt.Fprintf(w, "  AppID:     %s\n", srv.AppID)
 	fmt.Fprintf(w, "  AppSecret: %s\n", srv.AppSecret)
 	fmt.Fprintf(w, "  users:     %s\n", listOrNone(s.Users, " (5 replies in 48 h)"))
 	fmt.Fprintf(w, "  payers:    %s\n", listOrNone(s.PaymentUsers, " (unlimited replies in 48 h)"))
 	fmt.Fprintf(w, "  media:     %s\n", listOrNone(seeded, ""))
+	fmt.Fprintf(w, "  accounts:  %s\n", listOrNone(accounts, ""))
+	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", srv.URL)
+	fmt.Fprintln(w, "             POST /kefutest/advance {\"seconds\":3600}, POST /kefutest/rotate_tokens,")
+	fmt.Fprintln(w, "             GET /kefutest/messages?openid=o9 (kefu help fake)")
 	fmt.Fprintf(w, "try: KEFU_APPID=%s KEFU_SECRET=%s kefu send --base-url %s --to OPENID --text hello\n",
-		srv.AppID, srv.AppSecret, base)
+		srv.AppID, srv.AppSecret, srv.URL)
 	fmt.Fprintln(w, "ready; SIGINT (Ctrl-C) or SIGTERM stops it")
 
+	<-ctx.Done()
+	// Close waits for the requests in flight; a client that stalls in the
+	// middle of one does not hold the exit up for more than a few seconds.
+	closed := make(chan struct{})
+	go func() {
+		srv.Close()
+		close(closed)
+	}()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
 	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	case <-closed:
+	case <-t.C:
 	}
 	fmt.Fprintln(w, "kefu fake: stopped")
 	return nil

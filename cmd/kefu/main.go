@@ -5,8 +5,14 @@
 //	kefu send --to OPENID --text "您好"
 //	kefu send --json message.json        (or --json - to read stdin)
 //	kefu typing --to OPENID [--off]
+//	kefu upload --kind image photo.png   (prints the media id)
+//	kefu accounts [--online]
 //	kefu token [--show] [--classic]
-//	kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1
+//	kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --account kf01@shop:Alice
+//
+// kefu fake also serves admin endpoints that script the fake's users and
+// clock over HTTP (/kefutest/interact, /kefutest/advance,
+// /kefutest/rotate_tokens, /kefutest/messages): see "kefu help fake".
 //
 // Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret).
 // Run "kefu help COMMAND" for a command's flags. Exit codes: 0 success,
@@ -50,14 +56,19 @@ type command struct {
 	name    string
 	summary string
 	usage   string // the lines after "Usage:", then the flags follow
-	flags   func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
+	// maxArgs is how many arguments other than flags it takes; flags may
+	// come before or after them ("--" ends the flags).
+	maxArgs int
+	// flags defines the command's flags on fs and returns what runs it,
+	// given its arguments other than flags (at most maxArgs).
+	flags func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
 }
 
 // commands is set in init: help refers to it.
 var commands []*command
 
 func init() {
-	commands = []*command{sendCmd, typingCmd, tokenCmd, fakeCmd}
+	commands = []*command{sendCmd, typingCmd, uploadCmd, accountsCmd, tokenCmd, fakeCmd}
 }
 
 func main() {
@@ -109,17 +120,17 @@ func run(ctx context.Context, args []string, e *env) int {
 	fs := flag.NewFlagSet("kefu "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed below, help on stdout
 	do := c.flags(fs)
-	err := fs.Parse(rest)
+	args, err := parse(fs, rest)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(e.stdout, c.help())
 		return exitOK
 	case err != nil:
 		err = &usageError{err.Error()}
-	case fs.NArg() > 0:
-		err = usagef("unexpected argument %q", fs.Arg(0))
+	case len(args) > c.maxArgs:
+		err = usagef("unexpected argument %q", args[c.maxArgs])
 	default:
-		err = do(ctx, e)
+		err = do(ctx, e, args)
 	}
 	var ue *usageError
 	switch {
@@ -131,6 +142,29 @@ func run(ctx context.Context, args []string, e *env) int {
 	default:
 		fmt.Fprintf(e.stderr, "kefu %s: %s\n", c.name, e.scrub(describe(err)))
 		return exitFail
+	}
+}
+
+// parse parses args with fs, flags before or after the other arguments,
+// and returns the other arguments. The standard flag package stops at the
+// first argument that is not a flag, so that "kefu upload photo.png --kind
+// image" would leave "--kind" unparsed; parse carries on after it. A "--"
+// ends the flags: everything after it is an argument.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var others []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return others, nil
+		}
+		if parsed := args[:len(args)-len(rest)]; len(parsed) > 0 && parsed[len(parsed)-1] == "--" {
+			return append(others, rest...), nil
+		}
+		others = append(others, rest[0])
+		args = rest[1:]
 	}
 }
 
@@ -157,6 +191,12 @@ Commands:
 	}
 	b.WriteString(`  help     show help for a command: kefu help send
   version  print kefu's version
+
+Examples:
+  kefu send --to OPENID --text "您好"
+  MEDIA=$(kefu upload --kind image photo.png)      the media id, for an image message
+  kefu accounts --online
+  kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
 
 Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret.
 Exit codes: 0 success, 1 failure, 2 usage error.
@@ -268,6 +308,7 @@ var hints = []struct {
 	{err: kefu.ErrBadCredentials, hint: "check KEFU_APPID and KEFU_SECRET (or --appid, --secret)"},
 	{err: kefu.ErrUnauthorized, hint: "the app lacks this permission, or this machine's IP is not whitelisted"},
 	{err: kefu.ErrInvalidMedia, hint: "media ids expire 3 days after the upload"},
+	{err: kefu.ErrMediaRejected, hint: "WeChat refused the file for its kind, type or size: see kefu help upload"},
 	{code: 45080, hint: "typing needs a message exchange with the user in the last 30 s"},
 	{code: 45081, hint: "typing lasts 15 s, or until a message is sent"},
 }

@@ -8,10 +8,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,6 +231,29 @@ func (f *fake) kefu(t *testing.T, stdin, cmd string, args ...string) result {
 	return kefuRun(t, stdin, f.env(), []string{f.Secret}, append([]string{cmd, "--base-url", f.URL}, args...)...)
 }
 
+// admin calls an admin endpoint of the fake and returns the HTTP status and
+// the body.
+func (f *fake) admin(t *testing.T, method, pathQuery, body string) (int, string) {
+	t.Helper()
+	return adminCall(t, f.URL, method, pathQuery, body)
+}
+
+func adminCall(t *testing.T, base, method, pathQuery, body string) (int, string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{}, Timeout: waitLimit}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequest(method, base+pathQuery, strings.NewReader(body))
+	require.NoError(t, err)
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+const okAnswer = `{"errcode":0,"errmsg":"ok"}`
+
 func TestSend(t *testing.T) {
 	t.Parallel()
 	f := startFake(t, "--user", "o1", "--user", "o2", "--media", "image:m1", "--media", "thumb:t1")
@@ -353,13 +379,16 @@ func TestSeedFile(t *testing.T) {
 	t.Parallel()
 	const secret = "seeded-secret-0123"
 	seed := `{"users":["o-user"],"payment_users":["o-payer"],"media":{"image":["m1"],"card":["c1"]},
-		"appid":"wx-seeded","secret":"` + secret + `"}`
+		"accounts":["kf01@seeded:Seeded"],"appid":"wx-seeded","secret":"` + secret + `"}`
 	file := filepath.Join(t.TempDir(), "seed.json")
 	require.NoError(t, os.WriteFile(file, []byte(seed), 0o600))
-	f := startFake(t, "--seed", file, "--media", "voice:v1")
+	f := startFake(t, "--seed", file, "--media", "voice:v1", "--account", "kf02@seeded:Flag")
 	assert.Equal(t, "wx-seeded", f.AppID)
 	assert.Equal(t, secret, f.Secret)
 	assert.Contains(t, f.banner, "o-payer (unlimited replies in 48 h)")
+	assert.Contains(t, f.banner, "kf01@seeded (Seeded), kf02@seeded (Flag)")
+	r := f.kefu(t, "", "accounts")
+	assert.Equal(t, result{stdout: "kf01@seeded\tSeeded\t1001\t-\nkf02@seeded\tFlag\t1002\t-\n"}, r)
 
 	for i := range 7 { // a payment allows any number
 		r := f.kefu(t, "", "send", "--to", "o-payer", "--text", fmt.Sprint("thanks ", i))
@@ -374,9 +403,193 @@ func TestSeedFile(t *testing.T) {
 		assert.Equal(t, result{stdout: "ok\n"}, r, msg)
 	}
 	// Flags win over the environment.
-	r := kefuRun(t, "", []string{"KEFU_APPID=wx-other", "KEFU_SECRET=other-secret"}, []string{secret},
+	r = kefuRun(t, "", []string{"KEFU_APPID=wx-other", "KEFU_SECRET=other-secret"}, []string{secret},
 		"token", "--base-url", f.URL, "--appid", "wx-seeded", "--secret", secret)
 	assert.Equal(t, 0, r.code, r)
+}
+
+func TestUpload(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, "--user", "o1")
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		t.Helper()
+		file := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(file, data, 0o600))
+		return file
+	}
+	png := write("photo.png", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 1000)...))
+	mediaID := regexp.MustCompile(`^\S+\n$`)
+	expiry := regexp.MustCompile(`^uploaded \S+ as (image|thumb); WeChat keeps it until \d{4}-\d\d-\d\dT\S+\n$`)
+
+	// The id alone on stdout, as MEDIA=$(kefu upload ...) wants it.
+	r := f.kefu(t, "", "upload", "--kind", "image", png)
+	require.Equal(t, 0, r.code, r)
+	require.Regexp(t, mediaID, r.stdout)
+	assert.Regexp(t, expiry, r.stderr)
+	id := strings.TrimSuffix(r.stdout, "\n")
+
+	msg := `{"msgtype":"image","image":{"media_id":"` + id + `"}}`
+	assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, msg, "send", "--to", "o1", "--json", "-"))
+	status, body := f.admin(t, http.MethodGet, "/kefutest/messages?openid=o1", "")
+	require.Equal(t, http.StatusOK, status, body)
+	var got []kefu.Message
+	require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+	require.Len(t, got, 1)
+	assert.Equal(t, id, got[0].Image.MediaID)
+
+	t.Run("flags after the file, thumb in a music message", func(t *testing.T) {
+		jpg := write("cover.JPG", []byte("\xff\xd8\xff thumbnail"))
+		r := f.kefu(t, "", "upload", jpg, "--kind", "thumb")
+		require.Equal(t, 0, r.code, r)
+		require.Regexp(t, mediaID, r.stdout)
+		msg := `{"msgtype":"music","music":{"title":"t","thumb_media_id":"` + strings.TrimSpace(r.stdout) + `"}}`
+		assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, msg, "send", "--to", "o1", "--json", "-"))
+	})
+	t.Run("stdin with --name", func(t *testing.T) {
+		r := f.kefu(t, "GIF89a not really", "upload", "--kind", "image", "--name", "anim.gif", "-")
+		require.Equal(t, 0, r.code, r)
+		require.Regexp(t, mediaID, r.stdout)
+		assert.Regexp(t, `^uploaded stdin \(as anim.gif\) as image; `, r.stderr)
+	})
+	t.Run("a text file is refused locally", func(t *testing.T) {
+		txt := write("notes.txt", []byte("not an image"))
+		want := "kefu upload: " + txt + ": file type must be one of .png, .jpeg, .jpg, .gif (by the filename's extension); nothing was uploaded\n"
+		r := f.kefu(t, "", "upload", "--kind", "image", txt)
+		assert.Equal(t, result{code: 1, stderr: want}, r)
+		// Nothing listens there: the refusal never reached the network.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		closed := "http://" + ln.Addr().String()
+		require.NoError(t, ln.Close())
+		r = kefuRun(t, "", f.env(), []string{f.Secret}, "upload", "--base-url", closed, "--kind", "image", txt)
+		assert.Equal(t, result{code: 1, stderr: want}, r)
+		// --name decides the type.
+		r = f.kefu(t, "", "upload", "--kind", "voice", "--name", "song.wav", png)
+		assert.Equal(t, 1, r.code, r)
+		assert.Contains(t, r.stderr, "kefu upload: "+png+" (as song.wav): file type must be one of .amr, .mp3", r)
+	})
+	t.Run("too large, empty, missing, directory", func(t *testing.T) {
+		big := write("big.jpg", make([]byte, 64<<10+1))
+		r := f.kefu(t, "", "upload", "--kind", "thumb", big)
+		assert.Equal(t, result{code: 1, stderr: "kefu upload: " + big + ": 65537 bytes: must be at most 64 KB; nothing was uploaded\n"}, r)
+		empty := write("empty.png", nil)
+		r = f.kefu(t, "", "upload", "--kind", "image", empty)
+		assert.Equal(t, result{code: 1, stderr: "kefu upload: " + empty + ": must not be empty; nothing was uploaded\n"}, r)
+		r = f.kefu(t, "", "upload", "--kind", "image", filepath.Join(dir, "missing.png"))
+		assert.Equal(t, 1, r.code, r)
+		assert.Contains(t, r.stderr, "no such file", r)
+		r = f.kefu(t, "", "upload", "--kind", "image", dir)
+		assert.Equal(t, result{code: 1, stderr: "kefu upload: " + dir + " is a directory, not a file\n"}, r)
+	})
+	t.Run("refused by WeChat", func(t *testing.T) {
+		r := f.kefu(t, "", "upload", "--kind", "image", "--name", "x.png", "-") // empty stdin: size unknown
+		assert.Equal(t, 1, r.code, r)
+		assert.Empty(t, r.stdout, r)
+		assert.Contains(t, r.stderr, "kefu upload: errcode 40009: invalid image size (rid ", r)
+		assert.Contains(t, r.stderr, "see kefu help upload", r)
+	})
+	t.Run("bad secret", func(t *testing.T) {
+		const wrong = "a-wrong-upload-secret"
+		r := kefuRun(t, "", []string{"KEFU_APPID=" + f.AppID}, []string{wrong, f.Secret},
+			"upload", "--base-url", f.URL, "--secret", wrong, "--kind", "image", png)
+		assert.Equal(t, 1, r.code, r)
+		assert.Contains(t, r.stderr, "kefu upload: errcode 40125", r)
+	})
+}
+
+func TestAccounts(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, "--account", "kf01@shop:Alice", "--account", "kf02@shop:小 王")
+	assert.Contains(t, f.banner, "accounts:  kf01@shop (Alice), kf02@shop (小 王)")
+
+	r := f.kefu(t, "", "accounts")
+	assert.Equal(t, result{stdout: "kf01@shop\tAlice\t1001\t-\nkf02@shop\t小 王\t1002\t-\n"}, r)
+	// No worker is online.
+	r = f.kefu(t, "", "accounts", "--online")
+	assert.Equal(t, result{stderr: "no customer-service account has a worker online\n"}, r)
+
+	empty := startFake(t)
+	assert.Contains(t, empty.banner, "accounts:  none")
+	r = empty.kefu(t, "", "accounts")
+	assert.Equal(t, result{stderr: "no customer-service accounts\n"}, r)
+
+	const wrong = "a-wrong-accounts-secret"
+	r = kefuRun(t, "", []string{"KEFU_APPID=" + f.AppID}, []string{wrong, f.Secret},
+		"accounts", "--base-url", f.URL, "--secret", wrong)
+	assert.Equal(t, 1, r.code, r)
+	assert.Empty(t, r.stdout, r)
+	assert.Contains(t, r.stderr, "kefu accounts: errcode 40125", r)
+}
+
+// TestAdminAPI scripts the fake over HTTP, as a test in another language
+// would.
+func TestAdminAPI(t *testing.T) {
+	t.Parallel()
+	f := startFake(t)
+	assert.Contains(t, f.banner, "admin:     POST "+f.URL+"/kefutest/interact")
+	assert.Contains(t, f.banner, "/kefutest/advance")
+
+	// Unknown until the user acts.
+	r := f.kefu(t, "", "send", "--to", "o-new", "--text", "hi")
+	assert.Equal(t, 1, r.code, r)
+	assert.Contains(t, r.stderr, "errcode 40003", r)
+
+	status, body := f.admin(t, http.MethodPost, "/kefutest/interact", `{"openid":"o-new","action":"UserMessage"}`)
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, okAnswer, body)
+	assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, "", "send", "--to", "o-new", "--text", "您好 & <b>"))
+
+	status, body = f.admin(t, http.MethodGet, "/kefutest/messages?openid=o-new", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `[{"touser":"o-new","msgtype":"text","text":{"content":"您好 & <b>"}}]`, body)
+
+	// Rotation kills the token every caller shares.
+	before := f.kefu(t, "", "token", "--show")
+	require.Equal(t, 0, before.code, before)
+	status, body = f.admin(t, http.MethodPost, "/kefutest/rotate_tokens", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, okAnswer, body)
+	after := f.kefu(t, "", "token", "--show")
+	require.Equal(t, 0, after.code, after)
+	assert.NotEqual(t, before.stdout, after.stdout)
+
+	// 49 hours later the window is closed.
+	status, body = f.admin(t, http.MethodPost, "/kefutest/advance", `{"seconds":176400}`)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `"errcode":0,"errmsg":"ok","now":`)
+	r = f.kefu(t, "", "send", "--to", "o-new", "--text", "still there?")
+	assert.Equal(t, 1, r.code, r)
+	assert.Contains(t, r.stderr, "errcode 45015", r)
+	assert.Contains(t, r.stderr, "wait for the user to act", r)
+
+	status, body = f.admin(t, http.MethodPost, "/kefutest/interact", `{"openid":"o-new","action":"Wave"}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, `"errcode":47001`)
+	assert.Contains(t, body, `unknown action \"Wave\"`)
+}
+
+func TestParseFlagsAnywhere(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args   []string
+		kind   string
+		others []string
+	}{
+		{[]string{"--kind", "image", "a.png"}, "image", []string{"a.png"}},
+		{[]string{"a.png", "--kind", "image"}, "image", []string{"a.png"}},
+		{[]string{"a.png", "-", "--kind=voice", "b"}, "voice", []string{"a.png", "-", "b"}},
+		{[]string{"--kind", "video", "--", "--kind", "-x"}, "video", []string{"--kind", "-x"}},
+		{[]string{"a", "--", "--kind"}, "", []string{"a", "--kind"}},
+		{nil, "", nil},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		kind := fs.String("kind", "", "")
+		others, err := parse(fs, tc.args)
+		require.NoError(t, err, tc.args)
+		assert.Equal(t, tc.kind, *kind, tc.args)
+		assert.Equal(t, tc.others, others, tc.args)
+	}
 }
 
 func TestFakeStopsOnSIGINT(t *testing.T) {
@@ -424,6 +637,19 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"fake", "--media", "image"}, want: `--media "image": want kind:id`},
 		{args: []string{"fake", "--media", "photo:p1"}, want: `unknown media kind "photo"`},
 		{args: []string{"fake", "--appid", "wx1"}, want: "give both an app id and a secret"},
+		{args: []string{"fake", "--account", "kf01@shop"}, want: `account "kf01@shop": want kf_account:nickname`},
+		{args: []string{"fake", "--account", "kf01:Alice"}, want: "the kf_account must be prefix@account"},
+		{args: []string{"fake", "--account", "prefix_is_long@shop:Alice"}, want: "the kf_account must be prefix@account"},
+		{args: []string{"fake", "--account", "kf01@shop:12345678901234567"}, want: "the nickname must be 1 to 16 characters"},
+		{args: []string{"upload", "photo.png"}, env: creds, want: "--kind is required: image, voice, video or thumb"},
+		{args: []string{"upload", "--kind", "photo", "photo.png"}, env: creds, want: `--kind "photo": want image, voice, video or thumb`},
+		{args: []string{"upload", "--kind", "image"}, env: creds, want: "no file to upload: give FILE, or - and --name"},
+		{args: []string{"upload", "--kind", "image", "-"}, env: creds, stdin: "x", want: "--name is required with -"},
+		{args: []string{"upload", "--kind", "image", "a.png", "b.png"}, env: creds, want: `unexpected argument "b.png"`},
+		{args: []string{"upload", "a.png", "--kind", "image", "--bogus"}, env: creds, want: "flag provided but not defined: -bogus"},
+		{args: []string{"upload", "--kind", "image", "a.png"}, want: "no credentials"},
+		{args: []string{"accounts", "extra"}, env: creds, want: `unexpected argument "extra"`},
+		{args: []string{"accounts", "--online", "--timeout", "-1s"}, env: creds, want: "--timeout must be positive"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := kefuRun(t, tc.stdin, tc.env, []string{secret}, tc.args...)
@@ -444,6 +670,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"help"}, {"--help"}, {"-h"},
 		{"help", "send"}, {"send", "--help"}, {"typing", "-h"}, {"token", "--help"}, {"fake", "--help"},
+		{"help", "upload"}, {"upload", "--help"}, {"help", "accounts"}, {"accounts", "-h"},
 	} {
 		r := kefuRun(t, "", env, []string{"help-test-secret"}, args...)
 		assert.Equal(t, 0, r.code, r)
@@ -458,7 +685,20 @@ func TestHelp(t *testing.T) {
 			assert.Contains(t, r.stdout, "-", r)
 		}
 	}
-	r := kefuRun(t, "", nil, nil, "version")
+	r := kefuRun(t, "", nil, nil, "help")
+	for _, want := range []string{"\n  upload   ", "\n  accounts ", "MEDIA=$(kefu upload --kind image photo.png)"} {
+		assert.Contains(t, r.stdout, want)
+	}
+	r = kefuRun(t, "", nil, nil, "help", "fake")
+	for _, want := range []string{"--account", "POST /kefutest/interact", "POST /kefutest/advance", "POST /kefutest/rotate_tokens",
+		"GET  /kefutest/messages?openid=o1", "UserMessage", "Payment", `"accounts":["kf01@shop:Alice"]`} {
+		assert.Contains(t, r.stdout, want)
+	}
+	r = kefuRun(t, "", nil, nil, "help", "upload")
+	for _, want := range []string{"image  .png .jpeg .jpg .gif   2 MB", "thumb  .jpg .jpeg             64 KB", "--name", "-kind KIND", "kefu upload --kind KIND FILE"} {
+		assert.Contains(t, r.stdout, want)
+	}
+	r = kefuRun(t, "", nil, nil, "version")
 	assert.Equal(t, result{stdout: "kefu " + kefu.Version + "\n"}, r)
 }
 
@@ -472,7 +712,8 @@ func TestInProcess(t *testing.T) {
 	exited := make(chan int, 1)
 	go func() {
 		defer pw.Close()
-		exited <- run(ctx, []string{"fake", "--addr", "127.0.0.1:0", "--user", "o1", "--appid", "wx-in", "--secret", "in-process-secret"},
+		exited <- run(ctx, []string{"fake", "--addr", "127.0.0.1:0", "--user", "o1", "--appid", "wx-in", "--secret", "in-process-secret",
+			"--account", "kf01@in:Inside"},
 			&env{stdin: strings.NewReader(""), stdout: pw, stderr: pw, getenv: func(string) string { return "" }})
 	}()
 	lines := make(chan string, 64)
@@ -502,6 +743,25 @@ func TestInProcess(t *testing.T) {
 	stdout.Reset()
 	assert.Equal(t, exitOK, run(ctx, []string{"token", "--base-url", url}, e), stderr.String())
 	assert.Contains(t, stdout.String(), "token ok, expires in ")
+
+	stdout.Reset()
+	e.stdin = strings.NewReader("GIF89a in process")
+	assert.Equal(t, exitOK, run(ctx, []string{"upload", "--base-url", url, "--kind", "image", "--name", "in.gif", "-"}, e), stderr.String())
+	assert.Regexp(t, `^\S+\n$`, stdout.String())
+	stdout.Reset()
+	assert.Equal(t, exitOK, run(ctx, []string{"accounts", "--base-url", url}, e), stderr.String())
+	assert.Equal(t, "kf01@in\tInside\t1001\t-\n", stdout.String())
+
+	status, body := adminCall(t, url, http.MethodPost, "/kefutest/interact", `{"openid":"o2","action":"Follow"}`)
+	assert.Equal(t, http.StatusOK, status, body)
+	status, body = adminCall(t, url, http.MethodPost, "/kefutest/advance", `{"seconds":30}`)
+	assert.Equal(t, http.StatusOK, status, body)
+	stdout.Reset()
+	e.stdin = strings.NewReader("")
+	assert.Equal(t, exitOK, run(ctx, []string{"send", "--base-url", url, "--to", "o2", "--text", "followed"}, e), stderr.String())
+	status, body = adminCall(t, url, http.MethodGet, "/kefutest/messages?openid=o2", "")
+	assert.Equal(t, http.StatusOK, status, body)
+	assert.JSONEq(t, `[{"touser":"o2","msgtype":"text","text":{"content":"followed"}}]`, body)
 
 	cancel()
 	var rest strings.Builder

@@ -25,7 +25,7 @@ customer-service account. Prints "ok" when WeChat accepted the message.
 WeChat allows messages only after the user acted (5 in 48 h after the user
 writes): outside that window it answers 45015, past the quota 45047.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		var (
 			api                      apiFlags
 			to, text, jsonFile, from string
@@ -35,7 +35,7 @@ writes): outside that window it answers 45015, past the quota 45047.
 		fs.StringVar(&text, "text", "", "send a text message with this content (may hold <a href> links)")
 		fs.StringVar(&jsonFile, "json", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
 		fs.StringVar(&from, "from", "", "send as this customer-service account, e.g. kf01@account")
-		return func(ctx context.Context, e *env) error {
+		return func(ctx context.Context, e *env, _ []string) error {
 			textSet := false
 			fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })
 			switch {
@@ -135,7 +135,7 @@ WeChat allows it only within 30 s of a message exchange with the user
 (45080) and not while already typing (45081); it lasts 15 s, or until a
 message is sent.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		var (
 			api apiFlags
 			to  string
@@ -144,7 +144,7 @@ message is sent.
 		api.register(fs)
 		fs.StringVar(&to, "to", "", "the user's `OPENID`")
 		fs.BoolVar(&off, "off", false, "stop typing (CancelTyping)")
-		return func(ctx context.Context, e *env) error {
+		return func(ctx context.Context, e *env, _ []string) error {
 			if to == "" {
 				return usagef("--to is required")
 			}

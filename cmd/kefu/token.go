@@ -28,7 +28,7 @@ GET /cgi-bin/token instead, which issues a new token on every call and kills
 the app's previous classic token 5 minutes later: other processes using it
 will see 40001.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env) error {
+	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 		var (
 			api           apiFlags
 			show, classic bool
@@ -36,7 +36,7 @@ will see 40001.
 		api.register(fs)
 		fs.BoolVar(&show, "show", false, "print the token itself, alone on stdout")
 		fs.BoolVar(&classic, "classic", false, "use the classic GET /cgi-bin/token (kills the previous classic token)")
-		return func(ctx context.Context, e *env) error {
+		return func(ctx context.Context, e *env, _ []string) error {
 			if err := api.resolve(e); err != nil {
 				return err
 			}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kefu-go/kefu"
+)
+
+var uploadCmd = &command{
+	name:    "upload",
+	summary: "upload a media file (kept 3 days) and print its media id",
+	maxArgs: 1,
+	usage: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
+  MEDIA=$(kefu upload --kind image photo.png)     the media id, alone on stdout
+  kefu upload --kind image --name photo.png - < photo.png    "-" reads stdin; --name is required then
+
+It uploads FILE as a temporary media file (POST /cgi-bin/media/upload) and
+prints its media id alone on stdout; stderr says until when WeChat keeps it
+(3 days). Use the id as an image, voice or video message's media_id, or as a
+thumb_media_id (music, video, miniprogrampage):
+  kefu send --to OPENID --json - <<<'{"msgtype":"image","image":{"media_id":"'"$MEDIA"'"}}'
+
+Kinds, with the file types WeChat takes (by the filename's extension) and
+the largest size:
+  image  .png .jpeg .jpg .gif   2 MB
+  voice  .amr .mp3              2 MB, 60 s
+  video  .mp4                   10 MB
+  thumb  .jpg .jpeg             64 KB
+A file of another type, empty or too large is refused before anything is
+sent (exit 1).
+`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+		var (
+			api        apiFlags
+			kind, name string
+		)
+		api.register(fs)
+		fs.StringVar(&kind, "kind", "", "the media `KIND`: image, voice, video or thumb (required)")
+		fs.StringVar(&name, "name", "", "the filename WeChat sees, whose extension gives the file type (default: FILE's name; required with -)")
+		return func(ctx context.Context, e *env, args []string) error {
+			mk := kefu.MediaKind(kind)
+			switch mk {
+			case kefu.MediaImage, kefu.MediaVoice, kefu.MediaVideo, kefu.MediaThumb:
+			case "":
+				return usagef("--kind is required: image, voice, video or thumb")
+			default:
+				return usagef("--kind %q: want image, voice, video or thumb", kind)
+			}
+			if len(args) == 0 {
+				return usagef("no file to upload: give FILE, or - and --name to read stdin")
+			}
+			file := args[0]
+			if file == "-" && name == "" {
+				return usagef("--name is required with -: the filename WeChat sees, e.g. --name photo.png")
+			}
+			if err := api.resolve(e); err != nil {
+				return err
+			}
+			r, shown := e.stdin, "stdin"
+			if file != "-" {
+				f, err := os.Open(file)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if st, err := f.Stat(); err == nil && st.IsDir() {
+					return fmt.Errorf("%s is a directory, not a file", file)
+				}
+				r, shown = f, file
+				if name == "" {
+					name = file // UploadMedia keeps its last element
+				}
+			}
+			if filepath.Base(name) != filepath.Base(shown) {
+				shown += " (as " + filepath.Base(name) + ")"
+			}
+			client, err := api.client()
+			if err != nil {
+				return err
+			}
+			defer client.CloseIdleConnections()
+			ctx, cancel := context.WithTimeout(ctx, api.timeout)
+			defer cancel()
+			m, err := client.UploadMedia(ctx, mk, name, r)
+			if err != nil {
+				return uploadError(shown, err)
+			}
+			fmt.Fprintln(e.stdout, m.MediaID)
+			created := m.CreatedAt
+			if created.Unix() <= 0 {
+				created = time.Now()
+			}
+			fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n",
+				shown, kind, created.Add(72*time.Hour).Truncate(time.Second).Format(time.RFC3339))
+			return nil
+		}
+	},
+}
+
+// uploadError words kefu's local refusals of an upload (validation errors,
+// which speak of an "invalid message") as refusals of the file.
+func uploadError(shown string, err error) error {
+	var found []*kefu.ValidationError
+	collectValidation(err, &found)
+	if len(found) == 0 {
+		return err
+	}
+	rules := make([]string, len(found))
+	for i, ve := range found {
+		rules[i] = ve.Rule
+		if ve.Field != "media" {
+			rules[i] = ve.Field + ": " + ve.Rule
+		}
+	}
+	return fmt.Errorf("%s: %s; nothing was uploaded", shown, strings.Join(rules, "; "))
+}
+
+// collectValidation appends the *kefu.ValidationErrors in err's tree to out.
+func collectValidation(err error, out *[]*kefu.ValidationError) {
+	var ve *kefu.ValidationError
+	switch x := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range x.Unwrap() {
+			collectValidation(e, out)
+		}
+	default:
+		if errors.As(err, &ve) {
+			*out = append(*out, ve)
+		}
+	}
+}
