@@ -46,6 +46,11 @@
 // StatusNext (an HTML error page), RawNext (any bytes) and DelayNext (act,
 // then answer late). Calls and Messages record what arrived.
 //
+// WithListener serves on a listener of your own (a fixed address), and
+// WithAdminAPI adds HTTP endpoints under /kefutest/ (interact, advance,
+// rotate_tokens, messages) for tests written in other languages; the kefu
+// command's "kefu fake" runs such a server as a standalone process.
+//
 // A Server has no global state and needs no *testing.T; it is safe for
 // concurrent use, so parallel tests may each run their own.
 package kefutest
