@@ -60,21 +60,25 @@ func readAnswer(r io.Reader) (buf *[]byte, over bool, err error) {
 }
 
 // readAnswerMax is readAnswer with another bound than maxAnswer (message
-// record pages run to megabytes).
-func readAnswerMax(r io.Reader, maxAnswer int) (buf *[]byte, over bool, err error) {
+// record pages run to megabytes). It reads at most limit+1 bytes: its
+// buffer grows by doubling up to limit+1, so an over-long answer costs
+// about 2*limit however long it is.
+func readAnswerMax(r io.Reader, limit int) (buf *[]byte, over bool, err error) {
 	buf = answerBufs.Get().(*[]byte)
 	b := (*buf)[:0]
 	for {
 		if len(b) == cap(b) {
-			if len(b) > maxAnswer {
-				over = true
-				break
+			c := max(2*cap(b), 1024)
+			if c >= limit {
+				c = limit + 1
 			}
-			b = append(b, 0)[:len(b)]
+			nb := make([]byte, len(b), c)
+			copy(nb, b)
+			b = nb
 		}
 		n, rerr := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if len(b) > maxAnswer {
+		if len(b) > limit {
 			over = true
 			break
 		}
@@ -143,16 +147,35 @@ func classify(path string, status int, body []byte, over bool, out answer, secre
 	return outUnknown, e
 }
 
-// snippet returns the start of an answer, scrubbed (the whole answer first,
-// so no cut can leave part of a secret behind) and cut on a rune boundary.
+// snippetScan is how much of an answer snippet scrubs and quotes from:
+// far more than snippetLen plus the longest secret (tokens are at most 512
+// bytes), far less than an over-long answer.
+const snippetScan = 4 << 10
+
+// snippet returns the start of an answer, scrubbed (the whole answer, or its
+// first snippetScan bytes, so no cut can leave part of a secret behind) and
+// cut on a rune boundary.
 func snippet(body []byte, secrets []string) string {
+	cut := len(body) > snippetScan
+	if cut {
+		body = body[:snippetScan]
+	}
 	out := strings.ToValidUTF8(scrub(string(body), secrets...), "\uFFFD")
-	if len(out) > snippetLen {
-		cut := snippetLen
-		for cut > 0 && !utf8.RuneStart(out[cut]) {
-			cut--
+	if cut {
+		// A secret split by the cut was not scrubbed: its start is in the
+		// last bytes. Drop them: scrubbing turns a byte into at most 3.
+		drop := 0
+		for _, s := range secrets {
+			drop = max(drop, 3*len(s))
 		}
-		out = out[:cut] + "..."
+		out = out[:max(0, len(out)-drop)]
+	}
+	if len(out) > snippetLen || cut {
+		n := min(len(out), snippetLen)
+		for n > 0 && n < len(out) && !utf8.RuneStart(out[n]) {
+			n--
+		}
+		out = strings.ToValidUTF8(out[:n], "") + "..."
 	}
 	return out
 }

@@ -14,6 +14,7 @@ const (
 	faultRaw                     // answer given bytes, without acting
 	faultDrop                    // act, then close the connection unanswered
 	faultDelay                   // act, then answer late
+	faultRandom                  // draw one of the above from a RandomFaults mix; never used up
 )
 
 // fault is one entry of a path's fault queue: it applies to the next left calls.
@@ -24,6 +25,7 @@ type fault struct {
 	status int
 	body   []byte
 	delay  time.Duration
+	mix    *randomMix // faultRandom's mix
 }
 
 // acts reports whether the call is carried out before the fault applies.
@@ -100,7 +102,11 @@ func (s *Server) addFault(path string, n int, f fault) {
 	f.left = n
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[path] = append(s.faults[path], &f)
+	q := append(s.faults[path], &f)
+	if last := len(q) - 1; last > 0 && q[last-1].kind == faultRandom {
+		q[last-1], q[last] = q[last], q[last-1] // InjectRandom's mix stays last
+	}
+	s.faults[path] = q
 }
 
 // arrive counts a call to path and takes the fault that applies to it, if any.
@@ -111,6 +117,9 @@ func (s *Server) arrive(path string) *fault {
 	q := s.faults[path]
 	if len(q) == 0 {
 		return nil
+	}
+	if q[0].kind == faultRandom {
+		return q[0].mix.draw()
 	}
 	f := *q[0]
 	if q[0].left--; q[0].left == 0 {
