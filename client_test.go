@@ -130,7 +130,7 @@ func TestDefaultHTTPClient(t *testing.T) {
 	assert.NotSame(t, http.DefaultTransport, tr)
 	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 64)
 	assert.Less(t, tr.IdleConnTimeout, 30*time.Second)
-	assert.Equal(t, 30*time.Second, tr.ResponseHeaderTimeout)
+	assert.NotNil(t, tr.DialContext, "connections carry the answer deadline")
 	assert.NotZero(t, tr.TLSHandshakeTimeout)
 	assert.Equal(t, DefaultBaseURL, c.ep.base)
 
@@ -139,6 +139,40 @@ func TestDefaultHTTPClient(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, hc, c.ep.hc)
 	assert.Nil(t, hc.Transport, "the caller's client is used as given")
+}
+
+// TestAnswerLimit: on kefu's own transport an answer that never comes fails
+// the attempt once the limit has passed (30 s in production), with the
+// outcome unknown; an answer within the limit on a reused connection is fine.
+func TestAnswerLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 150 * time.Millisecond
+	w := newWechat(t)
+	w.handle(stableTokenPath, stableTokens())
+	stall := make(chan struct{})
+	defer close(stall)
+	w.handle(sendPath, func(rw http.ResponseWriter, r *http.Request) {
+		if callN(r) <= 3 {
+			writeJSON(rw, okAnswer)
+			return
+		}
+		select { // never answers
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	})
+	c, _ := newTestClient(t, w, withAnswerLimit(limit))
+	for i := 0; i < 3; i++ {
+		_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
+		require.NoError(t, err)
+	}
+	start := time.Now()
+	_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
+	took := time.Since(start)
+	assert.ErrorIs(t, err, ErrDeliveryUnknown)
+	assert.GreaterOrEqual(t, took, limit, "an answer gets at least the limit")
+	assert.Less(t, took, 20*limit, "a stalled answer fails within about twice the limit")
+	assert.Equal(t, 4, w.count(sendPath))
 }
 
 func TestRetryPolicy(t *testing.T) {

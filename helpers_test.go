@@ -28,6 +28,11 @@ func withSleep(f func(context.Context, time.Duration) error) Option {
 	return func(s *settings) error { s.sleep = f; return nil }
 }
 
+// withAnswerLimit shortens the answer deadline of kefu's own transport.
+func withAnswerLimit(d time.Duration) Option {
+	return func(s *settings) error { s.answerLimit = d; return nil }
+}
+
 // noWait skips backoff waits but still honours cancellation.
 var noWait = withSleep(func(ctx context.Context, _ time.Duration) error { return ctx.Err() })
 
