@@ -44,7 +44,8 @@
 // Faults are scripted per endpoint path for the next n calls: FailNext
 // (an errcode), DropNext (act, then cut the connection: delivery unknown),
 // StatusNext (an HTML error page), RawNext (any bytes) and DelayNext (act,
-// then answer late). Calls and Messages record what arrived.
+// then answer late). InjectRandom adds seeded random faults to a share of
+// the calls, for load tests. Calls and Messages record what arrived.
 //
 // WithListener serves on a listener of your own (a fixed address), and
 // WithAdminAPI adds HTTP endpoints under /kefutest/ (interact, advance,
