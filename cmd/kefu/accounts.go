@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/kefu-go/kefu"
 )
 
 var accountsCmd = &command{
@@ -31,44 +33,39 @@ account to list, stdout stays empty (a note goes to stderr).
 			if err := api.resolve(e); err != nil {
 				return err
 			}
-			client, err := api.client()
-			if err != nil {
-				return err
-			}
-			defer client.CloseIdleConnections()
-			ctx, cancel := context.WithTimeout(ctx, api.timeout)
-			defer cancel()
-			if online {
-				list, err := client.OnlineAccounts(ctx)
+			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+				if online {
+					list, err := client.OnlineAccounts(ctx)
+					if err != nil {
+						return err
+					}
+					for _, a := range list {
+						fmt.Fprintf(e.stdout, "%s\t%s\t%d\t%d\n", field(a.KfAccount), field(a.ID), a.Status, a.AcceptedCase)
+					}
+					if len(list) == 0 {
+						fmt.Fprintln(e.stderr, "no customer-service account has a worker online")
+					}
+					return nil
+				}
+				list, err := client.Accounts(ctx)
 				if err != nil {
 					return err
 				}
 				for _, a := range list {
-					fmt.Fprintf(e.stdout, "%s\t%s\t%d\t%d\n", field(a.KfAccount), field(a.ID), a.Status, a.AcceptedCase)
+					status := a.InviteStatus
+					switch {
+					case a.WeChatID != "":
+						status = "bound"
+					case status == "":
+						status = "-"
+					}
+					fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", field(a.KfAccount), field(a.Nickname), field(a.ID), field(status))
 				}
 				if len(list) == 0 {
-					fmt.Fprintln(e.stderr, "no customer-service account has a worker online")
+					fmt.Fprintln(e.stderr, "no customer-service accounts")
 				}
 				return nil
-			}
-			list, err := client.Accounts(ctx)
-			if err != nil {
-				return err
-			}
-			for _, a := range list {
-				status := a.InviteStatus
-				switch {
-				case a.WeChatID != "":
-					status = "bound"
-				case status == "":
-					status = "-"
-				}
-				fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", field(a.KfAccount), field(a.Nickname), field(a.ID), field(status))
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(e.stderr, "no customer-service accounts")
-			}
-			return nil
+			})
 		}
 	},
 }

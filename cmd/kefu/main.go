@@ -256,14 +256,22 @@ func (a *apiFlags) resolve(e *env) error {
 	return nil
 }
 
-// client returns a kefu client for the flags.
-func (a *apiFlags) client() (*kefu.Client, error) {
+// call runs f with a kefu client for the flags and a context bounded by
+// --timeout, and closes the client's connections afterwards.
+func (a *apiFlags) call(ctx context.Context, f func(context.Context, *kefu.Client) error) error {
 	opts := []kefu.Option{kefu.WithBaseURL(a.baseURL)}
 	tokens, err := kefu.NewTokenSource(a.appID, a.secret, opts...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return kefu.NewClient(tokens, opts...)
+	client, err := kefu.NewClient(tokens, opts...)
+	if err != nil {
+		return err
+	}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	return f(ctx, client)
 }
 
 // describe turns an error into the line(s) printed after "kefu CMD: ".

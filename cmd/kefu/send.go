@@ -65,23 +65,18 @@ writes): outside that window it answers 45015, past the quota 45047.
 			if from != "" {
 				m.From(from)
 			}
-			client, err := api.client()
-			if err != nil {
-				return err
-			}
-			defer client.CloseIdleConnections()
-			ctx, cancel := context.WithTimeout(ctx, api.timeout)
-			defer cancel()
-			resp, err := client.Send(ctx, m)
-			if err != nil {
-				return err
-			}
-			if resp.MsgID != 0 {
-				fmt.Fprintf(e.stdout, "ok (msgid %d)\n", resp.MsgID)
-			} else {
-				fmt.Fprintln(e.stdout, "ok")
-			}
-			return nil
+			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+				resp, err := client.Send(ctx, m)
+				if err != nil {
+					return err
+				}
+				if resp.MsgID != 0 {
+					fmt.Fprintf(e.stdout, "ok (msgid %d)\n", resp.MsgID)
+				} else {
+					fmt.Fprintln(e.stdout, "ok")
+				}
+				return nil
+			})
 		}
 	},
 }
@@ -151,23 +146,19 @@ message is sent.
 			if err := api.resolve(e); err != nil {
 				return err
 			}
-			client, err := api.client()
-			if err != nil {
-				return err
-			}
-			defer client.CloseIdleConnections()
-			ctx, cancel := context.WithTimeout(ctx, api.timeout)
-			defer cancel()
-			if off {
-				err = client.CancelTyping(ctx, to)
-			} else {
-				err = client.Typing(ctx, to)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(e.stdout, "ok")
-			return nil
+			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+				var err error
+				if off {
+					err = client.CancelTyping(ctx, to)
+				} else {
+					err = client.Typing(ctx, to)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, "ok")
+				return nil
+			})
 		}
 	},
 }

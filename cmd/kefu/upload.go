@@ -81,25 +81,20 @@ sent (exit 1).
 			if filepath.Base(name) != filepath.Base(shown) {
 				shown += " (as " + filepath.Base(name) + ")"
 			}
-			client, err := api.client()
-			if err != nil {
-				return err
-			}
-			defer client.CloseIdleConnections()
-			ctx, cancel := context.WithTimeout(ctx, api.timeout)
-			defer cancel()
-			m, err := client.UploadMedia(ctx, mk, name, r)
-			if err != nil {
-				return uploadError(shown, err)
-			}
-			fmt.Fprintln(e.stdout, m.MediaID)
-			created := m.CreatedAt
-			if created.Unix() <= 0 {
-				created = time.Now()
-			}
-			fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n",
-				shown, kind, created.Add(72*time.Hour).Truncate(time.Second).Format(time.RFC3339))
-			return nil
+			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+				m, err := client.UploadMedia(ctx, mk, name, r)
+				if err != nil {
+					return uploadError(shown, err)
+				}
+				fmt.Fprintln(e.stdout, m.MediaID)
+				created := m.CreatedAt
+				if created.Unix() <= 0 {
+					created = time.Now()
+				}
+				fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n",
+					shown, kind, created.Add(72*time.Hour).Truncate(time.Second).Format(time.RFC3339))
+				return nil
+			})
 		}
 	},
 }
