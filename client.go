@@ -249,7 +249,12 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	body := appendMessage(make([]byte, 0, 256), m)
+	// Encode on the stack, then keep an exact-size copy: less garbage per
+	// send than a generous heap buffer.
+	var scratch [1024]byte
+	enc := appendMessage(scratch[:0], m)
+	body := make([]byte, len(enc))
+	copy(body, enc)
 	resp := new(Response)
 	if err := c.call(ctx, sendPath, body, resp); err != nil {
 		return nil, err
