@@ -54,6 +54,7 @@ type settings struct {
 
 	// Seams for tests in this package.
 	answerLimit time.Duration
+	ownHC       bool // hc is kefu's own (newHTTPClient)
 	now         func() time.Time
 	sleep       func(context.Context, time.Duration) error
 	boundary    string // multipart boundary of uploads; "" is a random one per upload
@@ -74,7 +75,7 @@ func newSettings(opts []Option) (*settings, error) {
 		return nil, err
 	}
 	if s.hc == nil {
-		s.hc = newHTTPClient(s.answerLimit)
+		s.hc, s.ownHC = newHTTPClient(s.answerLimit), true
 	}
 	return s, nil
 }
@@ -338,10 +339,20 @@ type endpoint struct {
 	retry RetryPolicy
 	log   *slog.Logger
 	sleep func(context.Context, time.Duration) error
+
+	// ownTransport is true when hc is kefu's own client, whose transport
+	// certainly fires the trace hooks (a caller's may be a mock).
+	ownTransport bool
+
+	// lastURL is the URL of the last call without query: sends to one
+	// path with one token reuse it instead of building it again.
+	lastURL atomic.Pointer[tokenURL]
 }
 
+type tokenURL struct{ path, token, url string }
+
 func (s *settings) endpoint() *endpoint {
-	return &endpoint{base: s.baseURL, hc: s.hc, retry: s.retry, log: s.log, sleep: s.sleep}
+	return &endpoint{base: s.baseURL, hc: s.hc, ownTransport: s.ownHC, retry: s.retry, log: s.log, sleep: s.sleep}
 }
 
 // request is one call: the same bytes go out on every attempt.
@@ -472,7 +483,12 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 	case r.query == "" && r.token == "":
 		u = e.base + r.path
 	case r.query == "":
-		u = e.base + r.path + "?access_token=" + queryEscape(r.token)
+		if c := e.lastURL.Load(); c != nil && c.path == r.path && c.token == r.token {
+			u = c.url
+		} else {
+			u = e.base + r.path + "?access_token=" + queryEscape(r.token)
+			e.lastURL.Store(&tokenURL{r.path, r.token, u})
+		}
 	case r.token == "":
 		u = e.base + r.path + "?" + r.query
 	default:
@@ -483,7 +499,11 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		start = time.Now()
 	}
 	st := &attemptState{}
-	st.trace.GetConn = func(string) { st.getConn.Store(true) }
+	if e.ownTransport {
+		st.getConn.Store(true) // it will look for one: no hook needed
+	} else {
+		st.trace.GetConn = func(string) { st.getConn.Store(true) }
+	}
 	st.trace.WroteHeaders = func() { st.wrote.Store(true) }
 	var body io.Reader
 	if r.stream != nil {
