@@ -247,12 +247,9 @@ type accountReq struct {
 	OpenID    string `json:"openid"`
 }
 
-// decodeAccount checks the token and decodes an account body.
-func (s *Server) decodeAccount(q url.Values, body []byte) (accountReq, int) {
+// decodeAccount decodes an account or session body (44002, 47001, 40033).
+func (s *Server) decodeAccount(body []byte) (accountReq, int) {
 	var req accountReq
-	if code := s.checkToken(q); code != 0 {
-		return req, code
-	}
 	return req, s.decodeBody(body, &req)
 }
 
@@ -260,8 +257,8 @@ func (s *Server) decodeAccount(q url.Values, body []byte) (accountReq, int) {
 // kf_account that is not "prefix@wechatid", 65403 for a nickname that is
 // empty or over 16 characters, 65406 for an existing account, 65405 past
 // 100 accounts.
-func (s *Server) addAccount(q url.Values, body []byte) reply {
-	req, code := s.decodeAccount(q, body)
+func (s *Server) addAccount(body []byte) reply {
+	req, code := s.decodeAccount(body)
 	switch _, exists := s.mg.accounts[req.KfAccount]; {
 	case code != 0:
 	case !validKfAccount(req.KfAccount):
@@ -280,8 +277,8 @@ func (s *Server) addAccount(q url.Values, body []byte) reply {
 
 // updateAccount answers POST /customservice/kfaccount/update: 65401 for an
 // unknown account, 65403 for a bad nickname.
-func (s *Server) updateAccount(q url.Values, body []byte) reply {
-	req, code := s.decodeAccount(q, body)
+func (s *Server) updateAccount(body []byte) reply {
+	req, code := s.decodeAccount(body)
 	switch a, ok := s.mg.accounts[req.KfAccount]; {
 	case code != 0:
 	case !ok:
@@ -296,8 +293,8 @@ func (s *Server) updateAccount(q url.Values, body []byte) reply {
 
 // deleteAccount answers POST /customservice/kfaccount/del: 65401 for an
 // unknown account. The account's sessions end with it.
-func (s *Server) deleteAccount(q url.Values, body []byte) reply {
-	req, code := s.decodeAccount(q, body)
+func (s *Server) deleteAccount(body []byte) reply {
+	req, code := s.decodeAccount(body)
 	switch _, ok := s.mg.accounts[req.KfAccount]; {
 	case code != 0:
 	case !ok:
@@ -319,8 +316,8 @@ func (s *Server) deleteAccount(q url.Values, body []byte) reply {
 // has a worker; 65411 when it has a pending invitation; 65407 when the user
 // is the worker of another account; 65408 when another account invited the
 // user and waits. The invitation waits 7 days (AcceptInvite accepts it).
-func (s *Server) inviteWorker(q url.Values, body []byte) reply {
-	req, code := s.decodeAccount(q, body)
+func (s *Server) inviteWorker(body []byte) reply {
+	req, code := s.decodeAccount(body)
 	if code != 0 {
 		return errReply(code)
 	}
@@ -360,10 +357,7 @@ func (s *Server) byID() []*kfAccount {
 
 // listAccounts answers GET /cgi-bin/customservice/getkflist, in kf_id order.
 // invite_status is "waiting" until the invitation expires, then "expired".
-func (s *Server) listAccounts(q url.Values) reply {
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) listAccounts() reply {
 	type entry struct {
 		KfAccount        string `json:"kf_account"`
 		KfHeadImgURL     string `json:"kf_headimgurl"`
@@ -394,10 +388,7 @@ func (s *Server) listAccounts(q url.Values) reply {
 // listOnline answers GET /cgi-bin/customservice/getonlinekflist: the
 // accounts SetOnline marked online, status 1 (web), with their session
 // counts.
-func (s *Server) listOnline(q url.Values) reply {
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) listOnline() reply {
 	type entry struct {
 		KfAccount    string `json:"kf_account"`
 		Status       int    `json:"status"`
@@ -426,8 +417,8 @@ func (s *Server) listOnline(q url.Values) reply {
 // account, 65402 no worker bound, 65415 worker offline, 40003 unknown user,
 // 65414 when another account serves the user; a session the account has
 // already succeeds. The user leaves the waiting queue.
-func (s *Server) createSession(q url.Values, body []byte) reply {
-	req, code := s.decodeAccount(q, body)
+func (s *Server) createSession(body []byte) reply {
+	req, code := s.decodeAccount(body)
 	if code != 0 {
 		return errReply(code)
 	}
@@ -459,8 +450,8 @@ func (s *Server) createSession(q url.Values, body []byte) reply {
 // closeSession answers POST /customservice/kfsession/close: 65401 unknown
 // account, 40003 unknown user, 65413 no session, 65414 a session with
 // another account.
-func (s *Server) closeSession(q url.Values, body []byte) reply {
-	req, code := s.decodeAccount(q, body)
+func (s *Server) closeSession(body []byte) reply {
+	req, code := s.decodeAccount(body)
 	if code != 0 {
 		return errReply(code)
 	}
@@ -483,9 +474,6 @@ func (s *Server) closeSession(q url.Values, body []byte) reply {
 // for an unknown user; a user without a session gets kf_account "" and
 // createtime 0, as WeChat answers.
 func (s *Server) getSession(q url.Values) reply {
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
-	}
 	id := q.Get("openid")
 	if s.users[id] == nil {
 		return errReply(40003)
@@ -503,9 +491,6 @@ func (s *Server) getSession(q url.Values) reply {
 // listSessions answers GET /customservice/kfsession/getsessionlist?kf_account=:
 // 65401 for an unknown account; the sessions oldest first.
 func (s *Server) listSessions(q url.Values) reply {
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
-	}
 	kf := q.Get("kf_account")
 	if _, ok := s.mg.accounts[kf]; !ok {
 		return errReply(65401)
@@ -530,10 +515,7 @@ func (s *Server) listSessions(q url.Values) reply {
 
 // waitCases answers GET /customservice/kfsession/getwaitcase: how many users
 // wait (AddWaiting) and the 100 who have waited longest, longest first.
-func (s *Server) waitCases(q url.Values) reply {
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) waitCases() reply {
 	type entry struct {
 		LatestTime int64  `json:"latest_time"`
 		OpenID     string `json:"openid"`
@@ -557,10 +539,7 @@ func (s *Server) waitCases(q url.Values) reply {
 // hours. It answers the records whose time (in seconds) lies in
 // [starttime, endtime], from msgid on, at most number, with the number
 // answered and the msgid to ask for next.
-func (s *Server) msgRecords(q url.Values, body []byte) reply {
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) msgRecords(body []byte) reply {
 	var req struct {
 		StartTime int64 `json:"starttime"`
 		EndTime   int64 `json:"endtime"`

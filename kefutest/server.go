@@ -324,52 +324,59 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle acts on a request and returns WeChat's answer. up is the parsed
-// multipart body of the upload paths.
+// multipart body of the upload paths. Every endpoint but the token ones
+// checks the access token first, as WeChat does, before its own checks.
 func (s *Server) handle(r *http.Request, body []byte, up *upload) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := r.URL.Query()
+	var api func() reply
 	switch r.URL.Path {
 	case PathToken:
 		return s.classicToken(q)
 	case PathStableToken:
 		return s.stableToken(body)
 	case PathSend:
-		return s.send(q, body)
+		api = func() reply { return s.send(body) }
 	case PathTyping:
-		return s.typing(q, body)
+		api = func() reply { return s.typing(body) }
 	case PathMediaUpload:
-		return s.uploadMedia(q, up)
+		api = func() reply { return s.uploadMedia(q, up) }
 	case PathUploadImg:
-		return s.uploadImage(q, up)
+		api = func() reply { return s.uploadImage(up) }
 	case PathAccountAvatar:
-		return s.uploadAvatar(q, up)
+		api = func() reply { return s.uploadAvatar(q, up) }
 	case PathAccountAdd:
-		return s.addAccount(q, body)
+		api = func() reply { return s.addAccount(body) }
 	case PathAccountUpdate:
-		return s.updateAccount(q, body)
+		api = func() reply { return s.updateAccount(body) }
 	case PathAccountDelete:
-		return s.deleteAccount(q, body)
+		api = func() reply { return s.deleteAccount(body) }
 	case PathInviteWorker:
-		return s.inviteWorker(q, body)
+		api = func() reply { return s.inviteWorker(body) }
 	case PathAccounts:
-		return s.listAccounts(q)
+		api = s.listAccounts
 	case PathOnlineAccounts:
-		return s.listOnline(q)
+		api = s.listOnline
 	case PathSessionCreate:
-		return s.createSession(q, body)
+		api = func() reply { return s.createSession(body) }
 	case PathSessionClose:
-		return s.closeSession(q, body)
+		api = func() reply { return s.closeSession(body) }
 	case PathSession:
-		return s.getSession(q)
+		api = func() reply { return s.getSession(q) }
 	case PathSessions:
-		return s.listSessions(q)
+		api = func() reply { return s.listSessions(q) }
 	case PathWaitCases:
-		return s.waitCases(q)
+		api = s.waitCases
 	case PathMsgRecords:
-		return s.msgRecords(q, body)
+		api = func() reply { return s.msgRecords(body) }
+	default:
+		return notFound()
 	}
-	return notFound()
+	if code := s.checkToken(q); code != 0 {
+		return errReply(code)
+	}
+	return api()
 }
 
 // hangUp closes the connection without an answer.
