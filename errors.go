@@ -201,8 +201,6 @@ func (e *ValidationError) Error() string {
 // Is makes a ValidationError match ErrInvalidMessage.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalidMessage }
 
-func joinValidation(errs []error) error { return errors.Join(errs...) }
-
 // HTTPError is an answer that was not WeChat JSON: an HTML error page from a
 // proxy, a garbled or over-size body. Whether WeChat processed the request
 // depends on the status: 429 and 503 were not processed (retried); other 4xx

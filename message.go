@@ -3,6 +3,7 @@ package kefu
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -417,7 +418,7 @@ func (v *validator) err() error {
 	case 1:
 		return v.errs[0]
 	}
-	return joinValidation(v.errs)
+	return errors.Join(v.errs...)
 }
 
 // encodeJSON writes v as compact JSON without HTML escaping (WeChat rejects

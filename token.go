@@ -112,7 +112,6 @@ type tokenSource struct {
 	lastForce  time.Time // last force_refresh
 	forceDay   string    // the UTC+8 day forceCount counts
 	forceCount int
-	fetches    atomic.Int64 // token endpoint calls, for tests
 
 	// Shared tokens (WithTokenStore).
 	store      TokenStore
@@ -267,7 +266,6 @@ func (a *tokenAnswer) result() (int, string, bool) {
 
 // fetch calls the token endpoint once (under the retry policy).
 func (s *tokenSource) fetch(ctx context.Context, force bool) (*cachedToken, error) {
-	s.fetches.Add(1)
 	r := &request{secret: s.secret, retryUnknown: !force}
 	if s.classic {
 		r.method, r.path = http.MethodGet, tokenPath
