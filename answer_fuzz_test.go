@@ -114,7 +114,7 @@ func checkClassify(t *testing.T, status int, body []byte, over bool, secrets []s
 		switch {
 		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 			require.Equal(t, outRetryable, oc)
-		case status >= 400 && status < 500:
+		case status >= 400 && status < 500 || isRedirect(status):
 			require.Equal(t, outNotProcessed, oc)
 		default:
 			require.Equal(t, outUnknown, oc)
@@ -145,7 +145,7 @@ func checkNoSecret(t *testing.T, err error, secrets []string) {
 }
 
 // fuzzStatuses are the statuses every fuzzed body is also classified with.
-var fuzzStatuses = []int{200, 429, 503, 404, 502}
+var fuzzStatuses = []int{200, 429, 503, 404, 502, 307}
 
 // repeatReader reads n bytes of b repeated ('x' if b is empty).
 type repeatReader struct {

@@ -40,7 +40,7 @@ func TestSendWire(t *testing.T) {
 		string(w.body(sendPath, 0)))
 	assert.Equal(t, "access_token="+tokenName(1), w.query(sendPath, 0))
 	assert.Equal(t, "application/json; charset=utf-8", hdr.Get("Content-Type"))
-	assert.True(t, strings.HasPrefix(hdr.Get("User-Agent"), "kefu-go/"+Version), hdr.Get("User-Agent"))
+	assert.Equal(t, "kefu-go/"+Version, hdr.Get("User-Agent"))
 
 	// The stable endpoint got WeChat's body.
 	assert.JSONEq(t, `{"grant_type":"client_credential","appid":"`+testAppID+`","secret":"`+testSecret+`","force_refresh":false}`,
@@ -562,6 +562,8 @@ func TestAnswers(t *testing.T) {
 		{"502", html(502), 1, true},
 		{"504", html(504), 1, true},
 		{"404", html(404), 1, false},
+		{"302", html(302), 1, false},
+		{"307", html(307), 1, false},
 		{"200 html", html(200), 1, true},
 		{"truncated", raw(`{"errcode":0,"errm`), 1, true},
 		{"other shape", raw(`{"ok":true}`), 1, true},
@@ -591,6 +593,35 @@ func TestAnswers(t *testing.T) {
 				assert.Less(t, len(err.Error()), 600, "errors quote a short snippet")
 			}
 		})
+	}
+}
+
+// TestRedirectNotFollowed: kefu's own transport never POSTs a message again
+// to where a redirect points; the answer is an error saying where it
+// pointed, with the token scrubbed, and the message was not processed.
+func TestRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{301, 302, 307, 308} {
+		w := newWechat(t)
+		w.handle(stableTokenPath, stableTokens())
+		w.handle(sendPath, func(rw http.ResponseWriter, r *http.Request) {
+			http.Redirect(rw, r, "/elsewhere?"+r.URL.RawQuery, status)
+		})
+		w.handle("/elsewhere", func(rw http.ResponseWriter, r *http.Request) {
+			writeJSON(rw, `{"errcode":0,"errmsg":"ok"}`)
+		})
+		c, _ := newTestClient(t, w)
+		resp, err := c.Send(context.Background(), NewText("OPENID", "hi"))
+		assert.Nil(t, resp)
+		var he *HTTPError
+		require.ErrorAs(t, err, &he, "status %d", status)
+		assert.Equal(t, status, he.StatusCode)
+		assert.NotErrorIs(t, err, ErrDeliveryUnknown, "a redirect was not processed")
+		assert.Contains(t, err.Error(), `redirect not followed`)
+		assert.Contains(t, err.Error(), `to "/elsewhere?access_token=REDACTED"`)
+		assert.NotContains(t, err.Error(), tokenName(1))
+		assert.Equal(t, 1, w.count(sendPath), "not retried")
+		assert.Zero(t, w.count("/elsewhere"), "not followed")
 	}
 }
 

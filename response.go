@@ -142,9 +142,21 @@ func classify(path string, status int, body []byte, over bool, out answer, secre
 		return outRetryable, e
 	case status >= 400 && status < 500:
 		return outNotProcessed, e
+	case isRedirect(status):
+		// A front server sent the request elsewhere before WeChat saw it.
+		e.Problem = "redirect not followed (" + problem + ")"
+		return outNotProcessed, e
 	}
 	e.MaybeDelivered = true
 	return outUnknown, e
+}
+
+// isRedirect reports the statuses that send a request elsewhere unprocessed.
+// kefu's own transport never follows them: a message is never POSTed again
+// to a place the caller did not choose. (303 See Other follows processing.)
+func isRedirect(status int) bool {
+	return status == http.StatusMovedPermanently || status == http.StatusFound ||
+		status == http.StatusTemporaryRedirect || status == http.StatusPermanentRedirect
 }
 
 // snippetScan is how much of an answer snippet scrubs and quotes from:
