@@ -3,6 +3,7 @@ package kefu
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -335,6 +336,8 @@ func (c *Client) refresh(ctx context.Context, rejected string) (string, error) {
 // source share it.
 type endpoint struct {
 	base  string
+	shown string // base as errors show it: without a password
+	auth  string // basic auth from the base URL's user info, if any
 	hc    *http.Client
 	retry RetryPolicy
 	log   *slog.Logger
@@ -357,7 +360,15 @@ type endpoint struct {
 type tokenURL struct{ path, token, url string }
 
 func (s *settings) endpoint() *endpoint {
-	e := &endpoint{base: s.baseURL, hc: s.hc, ownTransport: s.ownHC, retry: s.retry, log: s.log, sleep: s.sleep}
+	e := &endpoint{base: s.baseURL, shown: s.baseURL, hc: s.hc, ownTransport: s.ownHC, retry: s.retry, log: s.log, sleep: s.sleep}
+	if u, err := url.Parse(s.baseURL); err == nil && u.User != nil {
+		// A base URL with user:password (a proxy in front of WeChat):
+		// errors show it without the password, and the direct transport
+		// call sends it as basic auth as http.Client would.
+		e.shown = u.Redacted()
+		pass, _ := u.User.Password()
+		e.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass))
+	}
 	if s.ownHC {
 		e.rt = s.hc.Transport
 	}
@@ -464,7 +475,8 @@ func (st *attemptState) notWritten() bool {
 	return st.getConn.Load() && (!st.wrote.Load() || st.up != nil && !st.up.complete())
 }
 
-func (e *endpoint) url(r *request) string { return e.base + r.path }
+// url is r's URL as errors show it: no query, no password.
+func (e *endpoint) url(r *request) string { return e.shown + r.path }
 
 // queryEscape escapes a token for a query string. WeChat's tokens need no
 // escaping, so the common case costs no allocation.
@@ -545,6 +557,9 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 	req.Header["User-Agent"] = st.hdr[1:2:2]
 	var resp *http.Response
 	if e.rt != nil {
+		if e.auth != "" {
+			req.Header.Set("Authorization", e.auth)
+		}
 		resp, err = e.rt.RoundTrip(req)
 	} else {
 		resp, err = e.hc.Do(req)

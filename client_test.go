@@ -625,6 +625,42 @@ func TestRedirectNotFollowed(t *testing.T) {
 	}
 }
 
+// TestBaseURLUserInfo: a base URL with user:password (a proxy in front of
+// WeChat) sends basic auth, as http.Client would, and no error shows the
+// password.
+func TestBaseURLUserInfo(t *testing.T) {
+	t.Parallel()
+	w := newWechat(t)
+	var user, pass string
+	w.handle(sendPath, func(rw http.ResponseWriter, r *http.Request) {
+		user, pass, _ = r.BasicAuth()
+		rw.WriteHeader(http.StatusBadGateway)
+	})
+	base := strings.Replace(w.URL, "http://", "http://proxyuser:pr%40xyPASS@", 1)
+	c, err := NewClient(StaticToken("TOKEN_USERINFO_0123456789"), WithBaseURL(base), noWait)
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	_, err = c.Send(context.Background(), NewText("OPENID", "hi"))
+	require.Error(t, err)
+	assert.Equal(t, "proxyuser", user)
+	assert.Equal(t, "pr@xyPASS", pass)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	c, err = NewClient(StaticToken("TOKEN_USERINFO_0123456789"), WithBaseURL("http://proxyuser:pr%40xyPASS@"+addr), noWait)
+	require.NoError(t, err)
+	_, err = c.Send(context.Background(), NewText("OPENID", "hi"))
+	var re *RequestError
+	require.ErrorAs(t, err, &re)
+	for _, shown := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+		assert.NotContains(t, shown, "xyPASS")
+		assert.NotContains(t, shown, "TOKEN_USERINFO")
+	}
+	assert.Contains(t, re.URL, "proxyuser")
+}
+
 func TestDeadlineAfterWrite(t *testing.T) {
 	t.Parallel()
 	w := newWechat(t)
