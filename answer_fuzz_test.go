@@ -76,11 +76,16 @@ func wechatCode(body []byte) (int, bool) {
 	return r.ErrCode, true
 }
 
+// readAnswer reads an answer under the default bound, as Send does.
+func readAnswer(r io.Reader) (buf *[]byte, over bool, err error) {
+	return readAnswerMax(r, maxAnswer)
+}
+
 // checkClassify checks one classify of a send answer.
 func checkClassify(t *testing.T, status int, body []byte, over bool, secrets []string) {
 	t.Helper()
 	var out Response
-	oc, err := classify(sendPath, status, body, over, &out, secrets)
+	oc, err := classify(sendPath, status, body, over, maxAnswer, &out, secrets)
 	require.LessOrEqual(t, int(oc), int(outUnknown), "unknown outcome %d", oc)
 	code, wechat := wechatCode(body)
 	wechat = wechat && !over
@@ -246,7 +251,7 @@ func FuzzClassify(f *testing.F) {
 
 			// The token endpoints' answer: no panic, no secret in the error.
 			var ta tokenAnswer
-			if _, err := classify(stableTokenPath, status, b, false, &ta, secrets); err != nil {
+			if _, err := classify(stableTokenPath, status, b, false, maxAnswer, &ta, secrets); err != nil {
 				checkNoSecret(t, err, secrets)
 			}
 
@@ -286,7 +291,7 @@ func TestOverlongAnswerIsBounded(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		buf, over, err := readAnswer(src)
 		require.NoError(t, err)
-		oc, cerr := classify(sendPath, 200, *buf, over, new(Response), []string{tok, ""})
+		oc, cerr := classify(sendPath, 200, *buf, over, maxAnswer, new(Response), []string{tok, ""})
 		releaseAnswer(buf)
 		runtime.ReadMemStats(&after)
 		alloc := after.TotalAlloc - before.TotalAlloc
@@ -361,7 +366,7 @@ func TestSnippetHoldsNoPartOfASecret(t *testing.T) {
 			lead := strings.Repeat(tok, copies)
 			for _, off := range offsetsAround(len(lead), size) {
 				body := lead + strings.Repeat("x", off-len(lead)) + tok + strings.Repeat("y", 300)
-				_, err := classify(sendPath, 502, []byte(body), false, new(Response), []string{tok, ""})
+				_, err := classify(sendPath, 502, []byte(body), false, maxAnswer, new(Response), []string{tok, ""})
 				var he *HTTPError
 				require.ErrorAs(t, err, &he)
 				for i := 0; i+piece <= size; i++ {

@@ -343,13 +343,11 @@ type endpoint struct {
 	log   *slog.Logger
 	sleep func(context.Context, time.Duration) error
 
-	// ownTransport is true when hc is kefu's own client, whose transport
-	// certainly fires the trace hooks (a caller's may be a mock).
-	ownTransport bool
 	// rt, on kefu's own client, is its transport, called directly: the
 	// http.Client around it would only copy the headers for redirects,
 	// which kefu does not follow (a message is never POSTed again to
-	// another place), and costs ~1.5% of a send's CPU doing so.
+	// another place), and costs ~1.5% of a send's CPU doing so. It
+	// certainly fires the trace hooks (a caller's client may be a mock).
 	rt http.RoundTripper
 
 	// lastURL is the URL of the last call without query: sends to one
@@ -360,7 +358,7 @@ type endpoint struct {
 type tokenURL struct{ path, token, url string }
 
 func (s *settings) endpoint() *endpoint {
-	e := &endpoint{base: s.baseURL, shown: s.baseURL, hc: s.hc, ownTransport: s.ownHC, retry: s.retry, log: s.log, sleep: s.sleep}
+	e := &endpoint{base: s.baseURL, shown: s.baseURL, hc: s.hc, retry: s.retry, log: s.log, sleep: s.sleep}
 	if u, err := url.Parse(s.baseURL); err == nil && u.User != nil {
 		// A base URL with user:password (a proxy in front of WeChat):
 		// errors show it without the password, and the direct transport
@@ -520,7 +518,7 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		start = time.Now()
 	}
 	st := &attemptState{}
-	if e.ownTransport {
+	if e.rt != nil {
 		st.getConn.Store(true) // it will look for one: no hook needed
 	} else {
 		st.trace.GetConn = func(string) { st.getConn.Store(true) }
@@ -603,15 +601,10 @@ func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (
 		e.logAttempt(ctx, r, n, outUnknown, resp.StatusCode, 0, start, re)
 		return outUnknown, re
 	}
-	oc, err := classify(r.path, resp.StatusCode, *buf, over, out, e.secrets(r))
+	oc, err := classify(r.path, resp.StatusCode, *buf, over, limit, out, e.secrets(r))
 	if he, ok := err.(*HTTPError); ok && isRedirect(resp.StatusCode) {
 		if loc := resp.Header.Get("Location"); loc != "" {
 			he.Problem += " to " + strconv.Quote(scrub(loc, e.secrets(r)...))
-		}
-	}
-	if over && limit != maxAnswer {
-		if he, ok := err.(*HTTPError); ok {
-			he.Problem = "answer larger than " + strconv.Itoa(limit>>20) + " MiB"
 		}
 	}
 	if e.log != nil {

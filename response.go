@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -53,14 +54,10 @@ const snippetLen = 120
 
 var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// readAnswer reads at most maxAnswer bytes of r into a pooled buffer. over is
-// true when the answer was longer. Put the buffer back with releaseAnswer.
-func readAnswer(r io.Reader) (buf *[]byte, over bool, err error) {
-	return readAnswerMax(r, maxAnswer)
-}
-
-// readAnswerMax is readAnswer with another bound than maxAnswer (message
-// record pages run to megabytes). It reads at most limit+1 bytes: its
+// readAnswerMax reads at most limit+1 bytes of r (maxAnswer, or more for
+// message record pages, which run to megabytes) into a pooled buffer. over
+// is true when the answer was longer than limit. Put the buffer back with
+// releaseAnswer. It reads at most limit+1 bytes: its
 // buffer grows by doubling up to limit+1, so an over-long answer costs
 // about 2*limit however long it is.
 func readAnswerMax(r io.Reader, limit int) (buf *[]byte, over bool, err error) {
@@ -113,13 +110,14 @@ const (
 	outUnknown                     // may have been processed
 )
 
-// classify decodes an answer body into out and classifies it. secrets are
-// scrubbed from anything quoted in the error.
-func classify(path string, status int, body []byte, over bool, out answer, secrets []string) (outcome, error) {
+// classify decodes an answer body into out and classifies it; over says the
+// answer was longer than limit bytes. secrets are scrubbed from anything
+// quoted in the error.
+func classify(path string, status int, body []byte, over bool, limit int, out answer, secrets []string) (outcome, error) {
 	problem := ""
 	switch {
 	case over:
-		problem = "answer larger than 1 MiB"
+		problem = "answer larger than " + strconv.Itoa(limit>>20) + " MiB"
 	case !utf8.Valid(body):
 		problem = "answer is not valid UTF-8"
 	case string(body) == okAnswer && out.setOK():

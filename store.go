@@ -94,9 +94,9 @@ func WithTokenStoreFailClosed() Option {
 // uses the stored token if still valid, or waits for the new one.
 func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cachedToken, error) {
 	for {
-		st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) })
+		st, err := s.loadShared(ctx)
 		if err != nil {
-			return nil, &storeError{"load", err}
+			return nil, err
 		}
 		s.storeUp(ctx)
 		if t := s.usable(st, rejected); t != nil {
@@ -130,9 +130,9 @@ func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cach
 
 // refreshLocked runs with the store's lock held.
 func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cachedToken, error) {
-	st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) })
+	st, err := s.loadShared(ctx)
 	if err != nil {
-		return nil, &storeError{"load", err}
+		return nil, err
 	}
 	if t := s.usable(st, rejected); t != nil {
 		return t, nil // refreshed by the lock's previous holder
@@ -169,7 +169,7 @@ func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cach
 	}
 	if !swapped {
 		// Someone published meanwhile (our lock had expired): theirs wins.
-		if st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) }); err == nil {
+		if st, err := s.loadShared(ctx); err == nil {
 			if u := s.usable(st, rejected); u != nil {
 				return u, nil
 			}
@@ -186,6 +186,15 @@ func storeCall[T any](ctx context.Context, f func(context.Context) (T, error)) (
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	return f(ctx)
+}
+
+// loadShared loads the stored token.
+func (s *tokenSource) loadShared(ctx context.Context) (SharedToken, error) {
+	st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) })
+	if err != nil {
+		return st, &storeError{"load", err}
+	}
+	return st, nil
 }
 
 // usable returns st as a cached token if it is there, not rejected and not

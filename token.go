@@ -249,20 +249,11 @@ func (s *tokenSource) allowForce() (bool, string) {
 type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`
-	ErrCode     int    `json:"errcode"`
-	ErrMsg      string `json:"errmsg"`
+	status
 }
 
-func (a *tokenAnswer) reset() { *a = tokenAnswer{ErrCode: noCode} }
-
-func (a *tokenAnswer) setOK() bool { return false }
-
-func (a *tokenAnswer) result() (int, string, bool) {
-	if a.ErrCode != noCode {
-		return a.ErrCode, a.ErrMsg, true
-	}
-	return 0, "", a.AccessToken != ""
-}
+func (a *tokenAnswer) reset()                      { *a = tokenAnswer{status: noStatus} }
+func (a *tokenAnswer) result() (int, string, bool) { return a.answered(a.AccessToken != "") }
 
 // fetch calls the token endpoint once (under the retry policy).
 func (s *tokenSource) fetch(ctx context.Context, force bool) (*cachedToken, error) {
