@@ -43,7 +43,6 @@ func (l *countingListener) Accept() (net.Conn, error) {
 }
 
 type benchEnv struct {
-	srv      *httptest.Server
 	ln       *countingListener
 	kefu     *Client
 	base     *http.Client
@@ -79,20 +78,14 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	msg := NewText("oBENCH_openid_0123456789", "您好，这是一条客服消息 <a href=\"https://example.com/?a=1&b=2\">详情</a>")
-	var buf bytes.Buffer
-	type plain Message
-	if err := encodeJSON(&buf, (*plain)(msg)); err != nil {
-		b.Fatal(err)
-	}
 	base := &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 25 * time.Second,
 	}}
 	b.Cleanup(func() {
 		base.CloseIdleConnections()
-		c.ep.hc.CloseIdleConnections()
-		ts.(*tokenSource).ep.hc.CloseIdleConnections()
+		c.CloseIdleConnections()
 	})
-	return &benchEnv{srv: srv, ln: ln, kefu: c, base: base, msg: msg, baseBody: buf.Bytes(),
+	return &benchEnv{ln: ln, kefu: c, base: base, msg: msg, baseBody: wire(msg),
 		baseURL: srv.URL + sendPath + "?access_token=" + tok}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,7 +30,7 @@ func TestSendWire(t *testing.T) {
 		assert.Equal(t, http.MethodPost, r.Method)
 		writeJSON(rw, `{"errcode":0,"errmsg":"ok","msgid":42}`)
 	})
-	c, _ := newTestClient(t, w)
+	c := newTestClient(t, w)
 	m := NewText("OPENID", `<a href="https://example.com/?a=1&b=2">点我 😀</a>`)
 	resp, err := c.Send(context.Background(), m)
 	require.NoError(t, err)
@@ -52,7 +51,7 @@ func TestSendDoesNotChangeMessage(t *testing.T) {
 	w := newWechat(t)
 	w.handle(stableTokenPath, stableTokens())
 	w.handle(sendPath, answerWith(okAnswer))
-	c, _ := newTestClient(t, w)
+	c := newTestClient(t, w)
 	m := NewNews("OPENID", Article{Title: "t", URL: "https://example.com/a?b=1&c=2"}).From("kf1@acct")
 	before := fmt.Sprintf("%#v %#v %#v", *m, *m.News, *m.CustomService)
 	_, err := c.Send(context.Background(), m)
@@ -65,7 +64,7 @@ func TestSendInvalidSendsNothing(t *testing.T) {
 	w := newWechat(t)
 	w.handle(stableTokenPath, stableTokens())
 	w.handle(sendPath, answerWith(okAnswer))
-	c, _ := newTestClient(t, w)
+	c := newTestClient(t, w)
 	for name, m := range map[string]*Message{
 		"nil":        nil,
 		"no touser":  NewText("", "hi"),
@@ -161,7 +160,7 @@ func TestAnswerLimit(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	c, _ := newTestClient(t, w, withAnswerLimit(limit))
+	c := newTestClient(t, w, withAnswerLimit(limit))
 	for i := 0; i < 3; i++ {
 		_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 		require.NoError(t, err)
@@ -204,7 +203,7 @@ func TestRetryPolicy(t *testing.T) {
 			w.handle(stableTokenPath, stableTokens())
 			w.handle(sendPath, script(tc.answers...))
 			var waits atomic.Int64
-			c, _ := newTestClient(t, w, WithRetry(tc.policy), withSleep(func(ctx context.Context, _ time.Duration) error {
+			c := newTestClient(t, w, WithRetry(tc.policy), withSleep(func(ctx context.Context, _ time.Duration) error {
 				waits.Add(1)
 				return ctx.Err()
 			}))
@@ -253,7 +252,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// A real timer of an hour; the cancel comes while it runs.
-	c, _ := newTestClient(t, w, WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: time.Hour, RetryCodes: []int{-1}}),
+	c := newTestClient(t, w, WithRetry(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: time.Hour, RetryCodes: []int{-1}}),
 		withSleep(func(wctx context.Context, d time.Duration) error {
 			go cancel()
 			return sleepCtx(wctx, time.Hour)
@@ -276,7 +275,7 @@ func TestTokenRefreshOnce(t *testing.T) {
 			rejection := fmt.Sprintf(`{"errcode":%d,"errmsg":"invalid credential rid: 1"}`, code)
 			w.handle(sendPath, script(rejection, okAnswer))
 			// NoRetry: the token retry does not count against MaxAttempts.
-			c, _ := newTestClient(t, w, WithRetry(NoRetry))
+			c := newTestClient(t, w, WithRetry(NoRetry))
 			_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 			require.NoError(t, err)
 			assert.Equal(t, 2, w.count(sendPath))
@@ -292,7 +291,7 @@ func TestTokenRejectedTwice(t *testing.T) {
 	w := newWechat(t)
 	w.handle(stableTokenPath, stableTokens())
 	w.handle(sendPath, answerWith(`{"errcode":40001,"errmsg":"invalid credential"}`))
-	c, _ := newTestClient(t, w)
+	c := newTestClient(t, w)
 	_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 	assert.ErrorIs(t, err, ErrInvalidToken)
 	assert.Equal(t, 2, w.count(sendPath), "one refresh, then the rejection is returned")
@@ -333,7 +332,7 @@ func TestForceRefreshGuard(t *testing.T) {
 	// Every token is rejected.
 	w.handle(sendPath, answerWith(`{"errcode":40001,"errmsg":"invalid credential"}`))
 	clock := newFakeClock()
-	c, ts := newTestClient(t, w, withClock(clock.Now))
+	c := newTestClient(t, w, withClock(clock.Now))
 
 	_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 	assert.ErrorIs(t, err, ErrInvalidToken)
@@ -359,7 +358,6 @@ func TestForceRefreshGuard(t *testing.T) {
 	clock.Advance(24 * time.Hour)
 	_, _ = c.Send(context.Background(), NewText("OPENID", "hi"))
 	assert.Equal(t, int64(forcePerDay+1), forced.Load())
-	_ = ts
 }
 
 func TestClassicTokenEndpoint(t *testing.T) {
@@ -373,7 +371,7 @@ func TestClassicTokenEndpoint(t *testing.T) {
 		writeJSON(rw, `{"access_token":"`+tokenName(callN(r))+`","expires_in":7200}`)
 	})
 	w.handle(sendPath, script(`{"errcode":40001,"errmsg":"invalid credential"}`, okAnswer))
-	c, _ := newTestClient(t, w, WithClassicToken())
+	c := newTestClient(t, w, WithClassicToken())
 	_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 	require.NoError(t, err)
 	assert.Equal(t, 2, w.count(tokenPath))
@@ -388,8 +386,7 @@ func TestTokenColdStartOneFetch(t *testing.T) {
 		<-release
 		stableTokens()(rw, r)
 	})
-	ts, err := NewTokenSource(testAppID, testSecret, WithBaseURL(w.URL))
-	require.NoError(t, err)
+	ts := newTestTokenSource(t, w)
 	const n = 200
 	var wg sync.WaitGroup
 	var started sync.WaitGroup
@@ -412,7 +409,6 @@ func TestTokenColdStartOneFetch(t *testing.T) {
 	for _, tok := range toks {
 		assert.Equal(t, tokenName(1), tok)
 	}
-	ts.(*tokenSource).ep.hc.CloseIdleConnections()
 }
 
 func TestTokenWaiterCancel(t *testing.T) {
@@ -425,9 +421,7 @@ func TestTokenWaiterCancel(t *testing.T) {
 		<-release
 		stableTokens()(rw, r)
 	})
-	ts, err := NewTokenSource(testAppID, testSecret, WithBaseURL(w.URL))
-	require.NoError(t, err)
-	defer ts.(*tokenSource).ep.hc.CloseIdleConnections()
+	ts := newTestTokenSource(t, w)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -455,9 +449,7 @@ func TestTokenRefreshAhead(t *testing.T) {
 				writeJSON(rw, fmt.Sprintf(`{"access_token":"%s","expires_in":%d}`, tokenName(callN(r)), life))
 			})
 			clock := newFakeClock()
-			ts, err := NewTokenSource(testAppID, testSecret, WithBaseURL(w.URL), withClock(clock.Now))
-			require.NoError(t, err)
-			defer ts.(*tokenSource).ep.hc.CloseIdleConnections()
+			ts := newTestTokenSource(t, w, withClock(clock.Now))
 			lifetime := time.Duration(life) * time.Second
 			// Refresh happens when min(2 min + [0, 60 s), life/2) remains.
 			earliest := lifetime - min(3*time.Minute, lifetime/2)
@@ -495,7 +487,7 @@ func TestTokenBadAnswers(t *testing.T) {
 			w := newWechat(t)
 			w.handle(stableTokenPath, answerWith(tc.answer))
 			w.handle(sendPath, answerWith(okAnswer))
-			c, _ := newTestClient(t, w)
+			c := newTestClient(t, w)
 			_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 			require.Error(t, err)
 			if tc.want != nil {
@@ -580,7 +572,7 @@ func TestAnswers(t *testing.T) {
 				w.handle(sendPath, tc.h)
 				p := DefaultRetryPolicy()
 				p.RetryUnknown = unknownRetry
-				c, _ := newTestClient(t, w, WithRetry(p))
+				c := newTestClient(t, w, WithRetry(p))
 				resp, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 				assert.Nil(t, resp)
 				require.Error(t, err)
@@ -610,7 +602,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		w.handle("/elsewhere", func(rw http.ResponseWriter, r *http.Request) {
 			writeJSON(rw, `{"errcode":0,"errmsg":"ok"}`)
 		})
-		c, _ := newTestClient(t, w)
+		c := newTestClient(t, w)
 		resp, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 		assert.Nil(t, resp)
 		var he *HTTPError
@@ -645,19 +637,12 @@ func TestBaseURLUserInfo(t *testing.T) {
 	assert.Equal(t, "proxyuser", user)
 	assert.Equal(t, "pr@xyPASS", pass)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
-	c, err = NewClient(StaticToken("TOKEN_USERINFO_0123456789"), WithBaseURL("http://proxyuser:pr%40xyPASS@"+addr), noWait)
+	c, err = NewClient(StaticToken("TOKEN_USERINFO_0123456789"), WithBaseURL("http://proxyuser:pr%40xyPASS@"+closedAddr(t)), noWait)
 	require.NoError(t, err)
 	_, err = c.Send(context.Background(), NewText("OPENID", "hi"))
 	var re *RequestError
 	require.ErrorAs(t, err, &re)
-	for _, shown := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
-		assert.NotContains(t, shown, "xyPASS")
-		assert.NotContains(t, shown, "TOKEN_USERINFO")
-	}
+	checkNoSecret(t, err, []string{"xyPASS", "TOKEN_USERINFO"})
 	assert.Contains(t, re.URL, "proxyuser")
 }
 
@@ -668,7 +653,7 @@ func TestDeadlineAfterWrite(t *testing.T) {
 	w.handle(sendPath, func(rw http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // never answers
 	})
-	c, _ := newTestClient(t, w, WithRetry(RetryPolicy{MaxAttempts: 3, RetryUnknown: true}))
+	c := newTestClient(t, w, WithRetry(RetryPolicy{MaxAttempts: 3, RetryUnknown: true}))
 	// The token is cached first, so the deadline falls on the send.
 	_, err := c.tokens.Token(context.Background())
 	require.NoError(t, err)
@@ -682,12 +667,8 @@ func TestDeadlineAfterWrite(t *testing.T) {
 
 func TestConnectionRefusedIsRetried(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
 	var waits atomic.Int64
-	c, err := NewClient(StaticToken("TOKEN_REFUSED_0123456789"), WithBaseURL("http://"+addr),
+	c, err := NewClient(StaticToken("TOKEN_REFUSED_0123456789"), WithBaseURL("http://"+closedAddr(t)),
 		withSleep(func(ctx context.Context, _ time.Duration) error { waits.Add(1); return nil }))
 	require.NoError(t, err)
 	_, err = c.Send(context.Background(), NewText("OPENID", "hi"))
@@ -740,7 +721,7 @@ func TestTyping(t *testing.T) {
 	w := newWechat(t)
 	w.handle(stableTokenPath, stableTokens())
 	w.handle(typingPath, script(okAnswer, okAnswer, `{"errcode":45080,"errmsg":"no message exchange"}`))
-	c, _ := newTestClient(t, w)
+	c := newTestClient(t, w)
 	require.NoError(t, c.Typing(context.Background(), "OPENID"))
 	require.NoError(t, c.CancelTyping(context.Background(), "OPENID"))
 	var ae *APIError
@@ -817,7 +798,7 @@ func TestRedaction(t *testing.T) {
 			if classic {
 				opts = append(opts, WithClassicToken())
 			}
-			c, _ := newTestClient(t, w, opts...)
+			c := newTestClient(t, w, opts...)
 			_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 			require.Error(t, err)
 			errs = append(errs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
@@ -830,7 +811,7 @@ func TestRedaction(t *testing.T) {
 			if classic {
 				opts = append(opts, WithClassicToken())
 			}
-			c, _ := newTestClient(t, w, opts...)
+			c := newTestClient(t, w, opts...)
 			_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
 			require.Error(t, err)
 			errs = append(errs, err.Error(), fmt.Sprintf("%+v", err))

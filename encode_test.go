@@ -1,28 +1,18 @@
 package kefu
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
-
-// stdWire is the reference encoding: encoding/json without HTML escaping.
-func stdWire(t testing.TB, m *Message) []byte {
-	var buf bytes.Buffer
-	type plain Message
-	require.NoError(t, encodeJSON(&buf, (*plain)(m)))
-	return buf.Bytes()
-}
 
 // sameAsStd compares appendMessage with encoding/json, which writes U+2028
 // and U+2029 as escapes where appendMessage keeps them.
 func sameAsStd(t testing.TB, m *Message) {
 	t.Helper()
-	want := strings.NewReplacer(`\u2028`, "\u2028", `\u2029`, "\u2029").Replace(string(stdWire(t, m)))
+	want := strings.NewReplacer(`\u2028`, "\u2028", `\u2029`, "\u2029").Replace(string(wire(m)))
 	assert.Equal(t, want, string(appendMessage(nil, m)))
 }
 

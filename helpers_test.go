@@ -3,6 +3,7 @@ package kefu
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -159,16 +160,37 @@ func stableTokens() http.HandlerFunc {
 	}
 }
 
+// closedAddr returns a local address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// newTestTokenSource returns a stable token source aimed at w, its idle
+// connections closed when the test ends.
+func newTestTokenSource(t *testing.T, w *wechat, opts ...Option) *tokenSource {
+	t.Helper()
+	src, err := NewTokenSource(testAppID, testSecret, append([]Option{WithBaseURL(w.URL)}, opts...)...)
+	require.NoError(t, err)
+	ts := src.(*tokenSource)
+	t.Cleanup(ts.CloseIdleConnections)
+	return ts
+}
+
 // newTestClient returns a client on a stable token source aimed at w.
-func newTestClient(t *testing.T, w *wechat, opts ...Option) (*Client, *tokenSource) {
+func newTestClient(t *testing.T, w *wechat, opts ...Option) *Client {
 	t.Helper()
 	opts = append([]Option{WithBaseURL(w.URL), noWait}, opts...)
 	ts, err := NewTokenSource(testAppID, testSecret, opts...)
 	require.NoError(t, err)
 	c, err := NewClient(ts, opts...)
 	require.NoError(t, err)
-	t.Cleanup(func() { c.ep.hc.CloseIdleConnections() })
-	return c, ts.(*tokenSource)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 const (

@@ -92,7 +92,6 @@ func TestGoldenRequests(t *testing.T) {
 	c, err := NewClient(ts, opts...)
 	require.NoError(t, err)
 	t.Cleanup(c.CloseIdleConnections)
-	t.Cleanup(ts.(*tokenSource).ep.hc.CloseIdleConnections)
 	ctx := context.Background()
 	start := time.Date(2016, 6, 1, 0, 0, 0, 0, time.FixedZone("UTC+8", 8*3600))
 
@@ -199,24 +198,20 @@ func TestUploadContentLength(t *testing.T) {
 // each, seconds neither skipped nor repeated, start inclusive and end
 // exclusive.
 func TestRecordWindows(t *testing.T) {
-	var mu sync.Mutex
-	var spans [][2]int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var q struct{ StartTime, EndTime int64 }
-		body, _ := io.ReadAll(r.Body)
-		require.NoError(t, json.Unmarshal(body, &q))
-		mu.Lock()
-		spans = append(spans, [2]int64{q.StartTime, q.EndTime})
-		mu.Unlock()
-		io.WriteString(w, cannedAnswers[msgRecordPath])
-	}))
-	t.Cleanup(srv.Close)
-	c, err := NewClient(StaticToken("T0KEN"), WithBaseURL(srv.URL))
+	w := newWechat(t)
+	w.handle(msgRecordPath, answerWith(cannedAnswers[msgRecordPath]))
+	c, err := NewClient(StaticToken("T0KEN"), WithBaseURL(w.URL))
 	require.NoError(t, err)
 	t.Cleanup(c.CloseIdleConnections)
 	start := time.Unix(1_000_000_000, 500_000_000) // a fraction: the first whole second is the next
 	for _, err := range c.Records(context.Background(), start, time.Unix(1_000_000_000+2*86400+10, 0)) {
 		require.NoError(t, err)
+	}
+	var spans [][2]int64
+	for i := range w.count(msgRecordPath) {
+		var q struct{ StartTime, EndTime int64 }
+		require.NoError(t, json.Unmarshal(w.body(msgRecordPath, i), &q))
+		spans = append(spans, [2]int64{q.StartTime, q.EndTime})
 	}
 	assert.Equal(t, [][2]int64{
 		{1_000_000_001, 1_000_000_001 + 86399},

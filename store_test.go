@@ -97,10 +97,7 @@ func processes(t *testing.T, w *wechat, store TokenStore, n int, opts ...Option)
 	t.Helper()
 	var out []*tokenSource
 	for i := 0; i < n; i++ {
-		ts, err := NewTokenSource(testAppID, testSecret, append([]Option{WithBaseURL(w.URL), WithTokenStore(store), noWait}, opts...)...)
-		require.NoError(t, err)
-		out = append(out, ts.(*tokenSource))
-		t.Cleanup(ts.(*tokenSource).ep.hc.CloseIdleConnections)
+		out = append(out, newTestTokenSource(t, w, append([]Option{WithTokenStore(store), noWait}, opts...)...))
 	}
 	return out
 }
