@@ -1,11 +1,9 @@
 package kefu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 	"unicode/utf8"
@@ -77,9 +75,7 @@ func (a Account) MarshalJSON() ([]byte, error) {
 	if !a.InviteExpires.IsZero() {
 		w.InviteExpireTime = a.InviteExpires.Unix()
 	}
-	var buf bytes.Buffer
-	err := encodeJSON(&buf, w)
-	return buf.Bytes(), err
+	return appendJSON(nil, w)
 }
 
 // UnmarshalJSON reads an entry of WeChat's account list (kf_id may be a
@@ -236,7 +232,7 @@ func (c *Client) InviteWorker(ctx context.Context, kfAccount, wechatID string) e
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
 func (c *Client) Accounts(ctx context.Context) ([]Account, error) {
 	var a accountsAnswer
-	if err := c.get(ctx, accountListPath, "", &a); err != nil {
+	if err := c.get(ctx, accountListPath, "", nil, &a); err != nil {
 		return nil, err
 	}
 	return a.List, nil
@@ -257,7 +253,7 @@ func (a *accountsAnswer) result() (int, string, bool) { return a.answered(a.List
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
 func (c *Client) OnlineAccounts(ctx context.Context) ([]OnlineAccount, error) {
 	var a onlineAnswer
-	if err := c.get(ctx, onlineListPath, "", &a); err != nil {
+	if err := c.get(ctx, onlineListPath, "", nil, &a); err != nil {
 		return nil, err
 	}
 	return a.List, nil
@@ -308,16 +304,10 @@ func (c *Client) session(ctx context.Context, path, kfAccount, openID string) er
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Session_control.html
 func (c *Client) Session(ctx context.Context, openID string) (*Session, error) {
-	if ctx == nil {
-		return nil, errNilContext
-	}
 	var v validator
 	v.required("openid", openID)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
 	var a sessionAnswer
-	if err := c.get(ctx, sessionGetPath, "openid="+url.QueryEscape(openID), &a); err != nil {
+	if err := c.get(ctx, sessionGetPath, "openid="+url.QueryEscape(openID), &v, &a); err != nil {
 		return nil, err
 	}
 	if a.KfAccount == nil || *a.KfAccount == "" {
@@ -341,16 +331,10 @@ func (a *sessionAnswer) result() (int, string, bool) { return a.answered(a.KfAcc
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Session_control.html
 func (c *Client) Sessions(ctx context.Context, kfAccount string) ([]Session, error) {
-	if ctx == nil {
-		return nil, errNilContext
-	}
 	var v validator
 	v.kfAccount("kf_account", kfAccount)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
 	var a sessionListAnswer
-	if err := c.get(ctx, sessionListPath, "kf_account="+url.QueryEscape(kfAccount), &a); err != nil {
+	if err := c.get(ctx, sessionListPath, "kf_account="+url.QueryEscape(kfAccount), &v, &a); err != nil {
 		return nil, err
 	}
 	out := make([]Session, len(a.List))
@@ -378,15 +362,15 @@ func (a *sessionListAnswer) result() (int, string, bool) { return a.answered(a.L
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Session_control.html
 func (c *Client) WaitingSessions(ctx context.Context) (*WaitCases, error) {
 	var a waitAnswer
-	if err := c.get(ctx, waitCasePath, "", &a); err != nil {
+	if err := c.get(ctx, waitCasePath, "", nil, &a); err != nil {
 		return nil, err
 	}
 	w := &WaitCases{Cases: make([]WaitCase, len(a.List))}
 	if a.Count != nil {
 		w.Count = *a.Count
 	}
-	for i, c := range a.List {
-		w.Cases[i] = WaitCase{OpenID: c.OpenID, LatestTime: time.Unix(c.LatestTime, 0)}
+	for i, wc := range a.List {
+		w.Cases[i] = WaitCase{OpenID: wc.OpenID, LatestTime: time.Unix(wc.LatestTime, 0)}
 	}
 	return w, nil
 }
@@ -402,28 +386,3 @@ type waitAnswer struct {
 
 func (a *waitAnswer) reset()                      { *a = waitAnswer{status: noStatus} }
 func (a *waitAnswer) result() (int, string, bool) { return a.answered(a.Count != nil || a.List != nil) }
-
-// post checks v, then POSTs body as JSON to path: a write, whose unknown
-// outcome is retried only under RetryUnknown.
-func (c *Client) post(ctx context.Context, path string, v *validator, body any) error {
-	if ctx == nil {
-		return errNilContext
-	}
-	if err := v.err(); err != nil {
-		return err
-	}
-	b, err := appendJSON(nil, body)
-	if err != nil {
-		return err
-	}
-	return c.call(ctx, path, b, new(Response))
-}
-
-// get makes a GET read of path: retried on unknown outcomes, since reading
-// twice does no harm.
-func (c *Client) get(ctx context.Context, path, query string, out answer) error {
-	if ctx == nil {
-		return errNilContext
-	}
-	return c.do(ctx, &request{method: http.MethodGet, path: path, query: query, retryUnknown: true}, out)
-}

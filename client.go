@@ -277,22 +277,12 @@ func (c *Client) CancelTyping(ctx context.Context, openID string) error {
 }
 
 func (c *Client) typing(ctx context.Context, openID, command string) error {
-	if ctx == nil {
-		return errNilContext
-	}
 	var v validator
 	v.required("touser", openID)
-	if err := v.err(); err != nil {
-		return err
-	}
-	var body bytes.Buffer
-	if err := encodeJSON(&body, struct {
+	return c.post(ctx, typingPath, &v, struct {
 		ToUser  string `json:"touser"`
 		Command string `json:"command"`
-	}{openID, command}); err != nil {
-		return err
-	}
-	return c.call(ctx, typingPath, body.Bytes(), new(Response))
+	}{openID, command})
 }
 
 var errNilContext = &ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())"}
@@ -301,6 +291,36 @@ var errNilContext = &ValidationError{Field: "ctx", Rule: "must not be nil (use c
 // It is a write: an unknown outcome is retried only under RetryUnknown.
 func (c *Client) call(ctx context.Context, path string, body []byte, out answer) error {
 	return c.do(ctx, &request{method: http.MethodPost, path: path, body: body, retryUnknown: c.ep.retry.RetryUnknown}, out)
+}
+
+// post checks v, then POSTs body as JSON to path: a write, whose unknown
+// outcome is retried only under RetryUnknown.
+func (c *Client) post(ctx context.Context, path string, v *validator, body any) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	b, err := appendJSON(nil, body)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, path, b, new(Response))
+}
+
+// get checks v (when not nil), then makes a GET read of path: retried on
+// unknown outcomes, since reading twice does no harm.
+func (c *Client) get(ctx context.Context, path, query string, v *validator, out answer) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	if v != nil {
+		if err := v.err(); err != nil {
+			return err
+		}
+	}
+	return c.do(ctx, &request{method: http.MethodGet, path: path, query: query, retryUnknown: true}, out)
 }
 
 // do makes r with a token from the client's source, refreshing a rejected

@@ -190,9 +190,7 @@ type upload struct {
 	src     io.Reader
 	seeker  io.Seeker // rewound to start for each attempt, when set
 	start   int64
-	data    []byte // a *bytes.Buffer's contents, re-read for each attempt
-	rebuilt bool   // src can be read again (seeker or data)
-	touched bool   // a one-shot src was read; guarded by the bodies' Close
+	touched bool // a one-shot src was read; guarded by the bodies' Close
 }
 
 // newUpload checks filename and r against rule and frames the body. The
@@ -246,7 +244,10 @@ func (u *upload) probe(r io.Reader) error {
 	u.src = r
 	switch x := r.(type) {
 	case *bytes.Buffer:
-		u.data, u.rebuilt, u.size = x.Bytes(), true, int64(x.Len())
+		// Read its unread bytes through a reader of their own: the
+		// caller's buffer is not drained, and rewinds like any seeker.
+		br := bytes.NewReader(x.Bytes())
+		u.src, u.seeker, u.start, u.size = br, br, 0, int64(x.Len())
 		return nil
 	case *os.File:
 		st, err := x.Stat()
@@ -257,7 +258,7 @@ func (u *upload) probe(r io.Reader) error {
 		if err != nil {
 			return nil
 		}
-		u.seeker, u.start, u.rebuilt, u.size = x, pos, true, max(st.Size()-pos, 0)
+		u.seeker, u.start, u.size = x, pos, max(st.Size()-pos, 0)
 		return nil
 	case io.Seeker:
 		pos, err := x.Seek(0, io.SeekCurrent)
@@ -271,7 +272,7 @@ func (u *upload) probe(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("kefu: finding the size of the media reader: %w", err)
 		}
-		u.seeker, u.start, u.rebuilt, u.size = x, pos, true, max(end-pos, 0)
+		u.seeker, u.start, u.size = x, pos, max(end-pos, 0)
 		return nil
 	}
 	if l, ok := r.(interface{ Len() int }); ok {
@@ -308,7 +309,7 @@ func (u *upload) length() int64 {
 }
 
 // replayable reports whether another attempt can send the file whole.
-func (u *upload) replayable() bool { return u.rebuilt || !u.touched }
+func (u *upload) replayable() bool { return u.seeker != nil || !u.touched }
 
 var errReadOnce = errors.New("kefu: the media reader was read once and cannot be rewound")
 
@@ -320,8 +321,6 @@ func (u *upload) open() (*uploadBody, error) {
 		if _, err := u.seeker.Seek(u.start, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("kefu: rewinding the media reader: %w", err)
 		}
-	case u.rebuilt:
-		src = bytes.NewReader(u.data)
 	case u.touched:
 		return nil, errReadOnce
 	}

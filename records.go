@@ -56,6 +56,11 @@ type recordWire struct {
 	Worker   string   `json:"worker"`
 }
 
+// record converts w to the Record it encodes.
+func (w recordWire) record() Record {
+	return Record{OpenID: w.OpenID, OperCode: w.OperCode, Text: w.Text, Time: time.Unix(w.Time, 0), Worker: w.Worker}
+}
+
 // MarshalJSON writes r as WeChat's record list does.
 func (r Record) MarshalJSON() ([]byte, error) {
 	return appendJSON(nil, recordWire{r.OpenID, r.OperCode, r.Text, r.Time.Unix(), r.Worker})
@@ -67,7 +72,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*r = Record{OpenID: w.OpenID, OperCode: w.OperCode, Text: w.Text, Time: time.Unix(w.Time, 0), Worker: w.Worker}
+	*r = w.record()
 	return nil
 }
 
@@ -127,7 +132,7 @@ func (c *Client) recordPage(ctx context.Context, start, end, msgID int64, number
 	}
 	p := &RecordPage{Records: make([]Record, len(a.List)), NextMsgID: a.MsgID}
 	for i, w := range a.List {
-		p.Records[i] = Record{OpenID: w.OpenID, OperCode: w.OperCode, Text: w.Text, Time: time.Unix(w.Time, 0), Worker: w.Worker}
+		p.Records[i] = w.record()
 	}
 	return p, nil
 }
