@@ -3,9 +3,8 @@ package kefutest_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,20 +25,10 @@ type adminAnswer struct {
 // admin calls an admin endpoint with a raw HTTP client.
 func admin(t *testing.T, srv *kefutest.Server, method, pathQuery, body string) adminAnswer {
 	t.Helper()
-	hc := &http.Client{Transport: &http.Transport{}}
-	defer hc.CloseIdleConnections()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, srv.URL+pathQuery, rd)
-	require.NoError(t, err)
-	resp, err := hc.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return adminAnswer{status: resp.StatusCode, allow: resp.Header.Get("Allow"), body: string(b)}
+	w := &wire{t: t, srv: srv, hc: &http.Client{Transport: &http.Transport{}}}
+	defer w.hc.CloseIdleConnections()
+	status, h, b := w.roundTrip(method, pathQuery, "", stringBody(body))
+	return adminAnswer{status: status, allow: h.Get("Allow"), body: string(b)}
 }
 
 const okBody = `{"errcode":0,"errmsg":"ok"}`
@@ -100,7 +89,7 @@ func TestAdminAdvance(t *testing.T) {
 
 	a := admin(t, srv, http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":3600}`)
 	assert.Equal(t, http.StatusOK, a.status, a.body)
-	assert.JSONEq(t, `{"errcode":0,"errmsg":"ok","now":`+jsonInt(start.Add(time.Hour).Unix())+`}`, a.body)
+	assert.JSONEq(t, `{"errcode":0,"errmsg":"ok","now":`+strconv.FormatInt(start.Add(time.Hour).Unix(), 10)+`}`, a.body)
 	assert.Equal(t, start.Add(time.Hour), srv.Now())
 
 	a = admin(t, srv, http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":0.5}`)
@@ -114,11 +103,6 @@ func TestAdminAdvance(t *testing.T) {
 	defer c.CloseIdleConnections()
 	_, err := c.Send(context.Background(), kefu.NewText("o1", "too late"))
 	assert.ErrorIs(t, err, kefu.ErrOutsideWindow)
-}
-
-func jsonInt(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
 
 func TestAdminRotateTokens(t *testing.T) {

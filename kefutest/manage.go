@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -57,13 +58,7 @@ type kfSession struct {
 // 10 of A-Z, a-z, 0-9, _, and a WeChat ID without @, spaces or control
 // characters.
 func validKfAccount(s string) bool {
-	at := -1
-	for i := 0; i < len(s); i++ {
-		if s[i] == '@' {
-			at = i
-			break
-		}
-	}
+	at := strings.IndexByte(s, '@')
 	if at < 1 || at > 10 || at == len(s)-1 {
 		return false
 	}
@@ -166,18 +161,10 @@ func (s *Server) AcceptInvite(kfAccount string) {
 func (a *kfAccount) bind(kf string) {
 	a.worker = a.inviteWx
 	if a.worker == "" {
-		a.worker = "wx_" + kf[:indexAt(kf)]
+		prefix, _, _ := strings.Cut(kf, "@")
+		a.worker = "wx_" + prefix
 	}
 	a.inviteWx, a.inviteExpires = "", time.Time{}
-}
-
-func indexAt(s string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '@' {
-			return i
-		}
-	}
-	return len(s)
 }
 
 // AddWaiting puts the user openID in the queue of users waiting for a
@@ -395,18 +382,16 @@ func (s *Server) listOnline() reply {
 		KfID         string `json:"kf_id"`
 		AcceptedCase int    `json:"accepted_case"`
 	}
+	counts := map[string]int{}
+	for _, ss := range s.mg.sessions {
+		counts[ss.account]++
+	}
 	list := []entry{}
 	for _, a := range s.byID() {
 		if !a.online {
 			continue
 		}
-		n := 0
-		for _, ss := range s.mg.sessions {
-			if ss.account == a.name {
-				n++
-			}
-		}
-		list = append(list, entry{a.name, 1, strconv.Itoa(a.id), n})
+		list = append(list, entry{a.name, 1, strconv.Itoa(a.id), counts[a.name]})
 	}
 	return jsonReply(struct {
 		List []entry `json:"kf_online_list"`

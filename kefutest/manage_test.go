@@ -36,16 +36,9 @@ func (m *mgmt) call(method, path, query, ctype string, body io.Reader) map[strin
 	q, err := url.ParseQuery(query)
 	require.NoError(m.t, err)
 	q.Set("access_token", m.tok)
-	req, err := http.NewRequest(method, m.srv.URL+path+"?"+q.Encode(), body)
-	require.NoError(m.t, err)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := m.hc.Do(req)
-	require.NoError(m.t, err)
-	defer resp.Body.Close()
+	_, _, b := m.roundTrip(method, path+"?"+q.Encode(), ctype, body)
 	var a map[string]any
-	require.NoError(m.t, json.NewDecoder(resp.Body).Decode(&a))
+	require.NoError(m.t, json.Unmarshal(b, &a), "answer %q", b)
 	return a
 }
 

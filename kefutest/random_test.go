@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -136,7 +137,7 @@ func TestInjectRandomRejectsBadMixes(t *testing.T) {
 	for name, f := range map[string]kefutest.RandomFaults{
 		"negative":    {Rand: r, Fail: -0.1},
 		"above one":   {Rand: r, Drop: 1.5},
-		"NaN":         {Rand: r, Status: zero() / zero(), StatusCode: 502},
+		"NaN":         {Rand: r, Status: math.NaN(), StatusCode: 502},
 		"sum":         {Rand: r, Fail: 0.6, Drop: 0.6},
 		"no Rand":     {Fail: 0.1, FailCode: -1},
 		"status code": {Rand: r, Status: 0.1, StatusCode: 99},
@@ -145,8 +146,6 @@ func TestInjectRandomRejectsBadMixes(t *testing.T) {
 	}
 	assert.NotPanics(t, func() { srv.InjectRandom(kefutest.PathSend, kefutest.RandomFaults{}) }, "zero stops")
 }
-
-func zero() float64 { return 0 }
 
 func TestIssuedTokens(t *testing.T) {
 	t.Parallel()

@@ -234,7 +234,9 @@ func (s *Server) Close() {
 // attempts, retry errcode -1) without the backoff waits. Change a field and
 // pass it with kefu.WithRetry to Client to test another policy.
 func FastRetry() kefu.RetryPolicy {
-	return kefu.RetryPolicy{MaxAttempts: 3, RetryCodes: []int{-1}}
+	p := kefu.DefaultRetryPolicy()
+	p.BaseDelay, p.MaxDelay = 0, 0
+	return p
 }
 
 // clientOptions returns the options that wire a client to s, then opts.

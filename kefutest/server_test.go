@@ -65,20 +65,36 @@ type answer struct {
 	contentType string
 }
 
-func (w *wire) do(method, pathQuery, body string) answer {
+// roundTrip sends a request to the server, with a Content-Type header
+// unless contentType is empty, and returns the answer's status, header and
+// whole body. A failed request fails the test.
+func (w *wire) roundTrip(method, pathQuery, contentType string, body io.Reader) (status int, h http.Header, b []byte) {
 	w.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, w.srv.URL+pathQuery, rd)
+	req, err := http.NewRequest(method, w.srv.URL+pathQuery, body)
 	require.NoError(w.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	resp, err := w.hc.Do(req)
 	require.NoError(w.t, err)
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err = io.ReadAll(resp.Body)
 	require.NoError(w.t, err)
-	a := answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
+	return resp.StatusCode, resp.Header, b
+}
+
+// stringBody is body as a request body, none when body is empty.
+func stringBody(body string) io.Reader {
+	if body == "" {
+		return nil
+	}
+	return strings.NewReader(body)
+}
+
+func (w *wire) do(method, pathQuery, body string) answer {
+	w.t.Helper()
+	status, h, b := w.roundTrip(method, pathQuery, "", stringBody(body))
+	a := answer{status: status, contentType: h.Get("Content-Type")}
 	if strings.HasPrefix(a.contentType, "application/json") {
 		require.NoError(w.t, json.Unmarshal(b, &a), "answer %q", b)
 	}

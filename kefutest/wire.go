@@ -3,6 +3,7 @@ package kefutest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 )
@@ -173,14 +174,23 @@ func errmsg(code int) string {
 // It returns 0 when v holds the body.
 func (s *Server) decodeBody(body []byte, v any) int {
 	trimmed := bytes.TrimSpace(body)
-	switch {
-	case len(trimmed) == 0:
+	if len(trimmed) == 0 {
 		return 44002
-	case trimmed[0] != '{' || !json.Valid(trimmed):
+	}
+	if trimmed[0] != '{' {
+		return 47001
+	}
+	// Unmarshal checks the whole body before decoding: invalid JSON is a
+	// *json.SyntaxError and leaves v alone; a field of the wrong type is
+	// reported only after the escape check, as WeChat does.
+	err := json.Unmarshal(body, v)
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
 		return 47001
 	case s.cfg.escapeCheck && hasHTMLEscape(body):
 		return 40033
-	case json.Unmarshal(body, v) != nil:
+	case err != nil:
 		return 47001
 	}
 	return 0
