@@ -108,9 +108,6 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newApp returns an app id and secret for a kefutest server.
-func newApp() (appID, secret string) { return "wx" + randHex(8), randHex(16) }
-
 // freePort returns a loopback port nobody listens on now.
 func freePort(tb testing.TB) int {
 	tb.Helper()
@@ -237,8 +234,6 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 // and kefu Client on a kefutest server.
 type process struct {
 	rdb    *redis.Client
-	store  *Store
-	hc     *http.Client
 	client *kefu.Client
 }
 
@@ -249,11 +244,11 @@ func newProcess(tb testing.TB, srv *kefutest.Server, ropts *redis.Options, prefi
 	o := *ropts // NewClient keeps and fills in its options: one copy each
 	rdb := redis.NewClient(&o)
 	tb.Cleanup(func() { rdb.Close() })
-	p := &process{rdb: rdb, hc: &http.Client{Transport: &http.Transport{}}}
-	p.store = New(p.rdb, WithPrefix(prefix))
-	p.client = srv.Client(append([]kefu.Option{kefu.WithHTTPClient(p.hc), kefu.WithTokenStore(p.store)}, opts...)...)
-	tb.Cleanup(p.hc.CloseIdleConnections)
-	return p
+	hc := &http.Client{Transport: &http.Transport{}}
+	store := New(rdb, WithPrefix(prefix))
+	client := srv.Client(append([]kefu.Option{kefu.WithHTTPClient(hc), kefu.WithTokenStore(store)}, opts...)...)
+	tb.Cleanup(hc.CloseIdleConnections)
+	return &process{rdb: rdb, client: client}
 }
 
 // chinaDay is today in UTC+8, the day force_refresh counts.

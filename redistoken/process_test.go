@@ -106,19 +106,21 @@ func helperMain() int {
 		close(start)
 		wg.Wait()
 	}
+	// token gets a token and says it: "tok VALUE" or "err MSG".
+	token := func(ctx context.Context) {
+		tok, err := ts.Token(ctx)
+		if err != nil {
+			say("err %v", err)
+			return
+		}
+		say("tok %s", tok)
+	}
 	say("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
 		case "token":
-			each(func(ctx context.Context) {
-				tok, err := ts.Token(ctx)
-				if err != nil {
-					say("err %v", err)
-					return
-				}
-				say("tok %s", tok)
-			})
+			each(token)
 		case "send":
 			each(func(ctx context.Context) {
 				if _, err := client.Send(ctx, kefu.NewText(os.Getenv(envUser), "hello")); err != nil {
@@ -128,13 +130,8 @@ func helperMain() int {
 				say("ok")
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-			tok, err := ts.Token(ctx)
+			token(ctx)
 			cancel()
-			if err != nil {
-				say("err %v", err)
-			} else {
-				say("tok %s", tok)
-			}
 		default:
 			say("err unknown command %q", in.Text())
 		}
@@ -326,8 +323,7 @@ const (
 // (guarantee 1).
 func TestProcessesColdStart(t *testing.T) {
 	rdb, prefix := realRedis(t)
-	appID, secret := newApp()
-	srv := kefutest.NewServer(kefutest.WithApp(appID, secret))
+	srv := kefutest.NewServer()
 	defer srv.Close()
 	children := startChildren(t, procs, childConfig{srv: srv, prefix: prefix, g: goroutines})
 
@@ -337,7 +333,7 @@ func TestProcessesColdStart(t *testing.T) {
 	seen := tokens(t, commandAll(t, children, "token"), goroutines)
 	require.Len(t, seen, 1, "one token for all")
 	assert.Equal(t, 1, srv.Calls(kefutest.PathStableToken), "one fetch for %d processes x %d goroutines", procs, goroutines)
-	st, err := New(rdb, WithPrefix(prefix)).Load(context.Background(), appID+"/stable")
+	st, err := New(rdb, WithPrefix(prefix)).Load(context.Background(), srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.Contains(t, seen, st.Value, "published in Redis")
 }
@@ -347,8 +343,7 @@ func TestProcessesColdStart(t *testing.T) {
 // process moves to the new token (guarantee 2).
 func TestProcessesOneRefreshAfterRejection(t *testing.T) {
 	rdb, prefix := realRedis(t)
-	appID, secret := newApp()
-	srv := kefutest.NewServer(kefutest.WithApp(appID, secret))
+	srv := kefutest.NewServer()
 	defer srv.Close()
 	srv.Interact("o-user", kefutest.Payment)
 	children := startChildren(t, procs, childConfig{srv: srv, prefix: prefix, g: goroutines, user: "o-user"})
@@ -367,7 +362,7 @@ func TestProcessesOneRefreshAfterRejection(t *testing.T) {
 	assert.Equal(t, 2, srv.Calls(kefutest.PathStableToken), "the cold fetch and one refresh")
 	assert.Len(t, srv.Messages("o-user"), procs*goroutines, "every send went out")
 	assert.GreaterOrEqual(t, srv.Calls(kefutest.PathSend), procs+procs*goroutines, "each process met 40001")
-	st, err := New(rdb, WithPrefix(prefix)).Load(context.Background(), appID+"/stable")
+	st, err := New(rdb, WithPrefix(prefix)).Load(context.Background(), srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.Contains(t, seen, st.Value)
 }
@@ -377,14 +372,13 @@ func TestProcessesOneRefreshAfterRejection(t *testing.T) {
 // TTL is over, and nobody waits forever (guarantee 4).
 func TestProcessKilledHoldingLock(t *testing.T) {
 	rdb, prefix := realRedis(t)
-	appID, secret := newApp()
-	srv := kefutest.NewServer(kefutest.WithApp(appID, secret))
+	srv := kefutest.NewServer()
 	defer srv.Close()
 	const lockTTL = 3 * time.Second // long enough that a slow machine still kills the holder inside it
 	children := startChildren(t, 2, childConfig{srv: srv, prefix: prefix, g: 1, lockTTL: lockTTL})
 	holder, other := children[0], children[1]
 	store := New(rdb, WithPrefix(prefix))
-	lockKey := store.lockKey(appID + "/stable")
+	lockKey := store.lockKey(srv.AppID + "/stable")
 	ctx := context.Background()
 
 	// The holder takes the lock and hangs in the fetch.
@@ -411,7 +405,7 @@ func TestProcessKilledHoldingLock(t *testing.T) {
 	assert.GreaterOrEqual(t, took, left-100*time.Millisecond, "not before the lock expired")
 	assert.Less(t, took, left+5*time.Second, "soon after it expired")
 	assert.Equal(t, 2, srv.Calls(kefutest.PathStableToken), "the dead holder's fetch and the other's")
-	st, err := store.Load(ctx, appID+"/stable")
+	st, err := store.Load(ctx, srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.Contains(t, seen, st.Value)
 	n, err := rdb.Exists(ctx, lockKey).Result()

@@ -25,18 +25,16 @@ import (
 // the day's budget kept in Redis (guarantee 3).
 func TestForceRefreshShared(t *testing.T) {
 	rdb, prefix := realRedis(t)
-	appID, secret := newApp()
-	srv := kefutest.NewServer(kefutest.WithApp(appID, secret))
+	srv := kefutest.NewServer()
 	defer srv.Close()
 	srv.Interact("o-user", kefutest.Payment)
 	ctx := context.Background()
 	log := &logs{}
-	ps := []*process{
-		newProcess(t, srv, &redis.Options{Addr: rdb.Options().Addr}, prefix, kefu.WithLogger(slog.New(log))),
-		newProcess(t, srv, &redis.Options{Addr: rdb.Options().Addr}, prefix, kefu.WithLogger(slog.New(log))),
-		newProcess(t, srv, &redis.Options{Addr: rdb.Options().Addr}, prefix, kefu.WithLogger(slog.New(log))),
+	ps := make([]*process, 3)
+	for i := range ps {
+		ps[i] = newProcess(t, srv, &redis.Options{Addr: rdb.Options().Addr}, prefix, kefu.WithLogger(slog.New(log)))
 	}
-	key := appID + "/stable"
+	key := srv.AppID + "/stable"
 	store := New(rdb, WithPrefix(prefix))
 	current := func() string {
 		st, err := store.Load(ctx, key)
@@ -129,8 +127,7 @@ func TestRedisDown(t *testing.T) {
 	needRedisServer(t)
 	port := freePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	appID, secret := newApp()
-	srv := kefutest.NewServer(kefutest.WithApp(appID, secret))
+	srv := kefutest.NewServer()
 	defer srv.Close()
 	srv.Interact("o-user", kefutest.Payment)
 	ctx := context.Background()
@@ -165,7 +162,7 @@ func TestRedisDown(t *testing.T) {
 	srv.RotateTokens()
 	send()
 	direct := newRedis(t, addr)
-	st, err := New(direct).Load(ctx, appID+"/stable")
+	st, err := New(direct).Load(ctx, srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.NotEmpty(t, st.Value, "the new token is shared again")
 	assert.Len(t, log.matching("INFO", "token store is back"), 1)
@@ -194,8 +191,7 @@ func TestRedisDown(t *testing.T) {
 // sending makes no Redis round trip (guarantee 6).
 func TestHotPathNoRedis(t *testing.T) {
 	rdb, prefix := realRedis(t)
-	appID, secret := newApp()
-	srv := kefutest.NewServer(kefutest.WithApp(appID, secret))
+	srv := kefutest.NewServer()
 	defer srv.Close()
 	srv.Interact("o-user", kefutest.Payment)
 	ctx := context.Background()
