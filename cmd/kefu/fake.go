@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/kefu-go/kefu"
 	"github.com/kefu-go/kefu/kefutest"
 )
 
@@ -119,7 +121,12 @@ type seed struct {
 	Accounts     []string            `json:"accounts"` // "kf_account:nickname"
 	AppID        string              `json:"appid"`
 	Secret       string              `json:"secret"`
+
+	accounts []account // Accounts, split by check
 }
+
+// account is a customer-service account of the seed.
+type account struct{ kfAccount, nickname string }
 
 var mediaKinds = []string{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
 	kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard}
@@ -129,7 +136,7 @@ func (s *seed) read(name string) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(s); err != nil {
 		return fmt.Errorf("seed %s: %w", name, err)
@@ -137,7 +144,8 @@ func (s *seed) read(name string) error {
 	return nil
 }
 
-// check rejects what kefutest would panic on, as usage errors.
+// check rejects what kefutest would panic on, as usage errors, and splits
+// the accounts for serveFake.
 func (s *seed) check() error {
 	if (s.AppID == "") != (s.Secret == "") {
 		return usagef("give both an app id and a secret (--appid, --secret or the seed), or neither")
@@ -153,10 +161,13 @@ func (s *seed) check() error {
 	if slices.Contains(s.Users, "") || slices.Contains(s.PaymentUsers, "") {
 		return usagef("empty OpenID")
 	}
+	s.accounts = nil
 	for _, kv := range s.Accounts {
-		if _, _, err := splitAccount(kv); err != nil {
+		kf, nick, err := splitAccount(kv)
+		if err != nil {
 			return err
 		}
+		s.accounts = append(s.accounts, account{kf, nick})
 	}
 	return nil
 }
@@ -173,8 +184,8 @@ func splitAccount(kv string) (kfAccount, nickname string, err error) {
 		strings.ContainsFunc(wechatID, func(r rune) bool { return r == '@' || r <= ' ' || r == 0x7f }) {
 		return "", "", usagef("account %q: the kf_account must be prefix@account, the prefix 1 to 10 of A-Z, a-z, 0-9, _", kv)
 	}
-	if !utf8.ValidString(nickname) || utf8.RuneCountInString(nickname) > 16 {
-		return "", "", usagef("account %q: the nickname must be 1 to 16 characters", kv)
+	if !utf8.ValidString(nickname) || utf8.RuneCountInString(nickname) > kefu.MaxNicknameRunes {
+		return "", "", usagef("account %q: the nickname must be 1 to %d characters", kv, kefu.MaxNicknameRunes)
 	}
 	return kfAccount, nickname, nil
 }
@@ -191,8 +202,8 @@ func validPrefix(p string) bool {
 	return true
 }
 
-// serveFake runs a kefutest server seeded with s on addr until ctx ends,
-// with the admin API on.
+// serveFake runs a kefutest server seeded with s, which check accepted, on
+// addr until ctx ends, with the admin API on.
 func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -219,10 +230,9 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 			seeded = append(seeded, kind+":"+id)
 		}
 	}
-	for _, kv := range s.Accounts {
-		kf, nick, _ := splitAccount(kv) // checked
-		srv.AddAccount(kf, nick)
-		accounts = append(accounts, kf+" ("+nick+")")
+	for _, a := range s.accounts {
+		srv.AddAccount(a.kfAccount, a.nickname)
+		accounts = append(accounts, a.kfAccount+" ("+a.nickname+")")
 	}
 
 	w := e.stdout

@@ -142,13 +142,6 @@ func startFake(t *testing.T, args ...string) *fake {
 	}()
 	t.Cleanup(func() { f.stop(t, syscall.SIGTERM) })
 
-	field := func(line, name string) string {
-		v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":")
-		if !ok {
-			return ""
-		}
-		return strings.TrimSpace(v)
-	}
 	var banner strings.Builder
 	deadline := time.NewTimer(waitLimit)
 	defer deadline.Stop()
@@ -160,13 +153,13 @@ func startFake(t *testing.T, args ...string) *fake {
 				t.Fatalf("kefu fake exited before its banner:\n%s", banner.String())
 			}
 			banner.WriteString(line + "\n")
-			if v := field(line, "URL"); v != "" {
+			if v := bannerField(line, "URL"); v != "" {
 				f.URL = v
 			}
-			if v := field(line, "AppID"); v != "" {
+			if v := bannerField(line, "AppID"); v != "" {
 				f.AppID = v
 			}
-			if v := field(line, "AppSecret"); v != "" {
+			if v := bannerField(line, "AppSecret"); v != "" {
 				f.Secret = v
 			}
 			if strings.HasPrefix(line, "ready") {
@@ -180,6 +173,27 @@ func startFake(t *testing.T, args ...string) *fake {
 			t.Fatalf("no banner from kefu fake within %v:\n%s", waitLimit, banner.String())
 		}
 	}
+}
+
+// bannerField is the value of the "name:" line of kefu fake's banner, or ""
+// if line is another.
+func bannerField(line, name string) string {
+	v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+// closedURL is an http URL where nothing listens: a port that was free a
+// moment ago.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	u := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return u
 }
 
 // stop signals the fake, reads the rest of its output and checks that it
@@ -366,13 +380,22 @@ func TestToken(t *testing.T) {
 	}
 
 	// Nothing listening: a transport error, the URL without its query.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := "http://" + ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closed := closedURL(t)
 	r := kefuRun(t, "", f.env(), []string{f.Secret}, "token", "--classic", "--base-url", closed)
 	assert.Equal(t, 1, r.code, r)
 	assert.Contains(t, r.stderr, "kefu token: GET "+closed+"/cgi-bin/token: ", r)
+
+	// A base URL with user:password: the password never shows.
+	hostPort := strings.TrimPrefix(closedURL(t), "http://")
+	for _, tc := range []struct{ flag, request string }{
+		{"--classic", "GET http://user:xxxxx@" + hostPort + "/cgi-bin/token"},
+		{"--classic=false", "POST http://user:xxxxx@" + hostPort + "/cgi-bin/stable_token"},
+	} {
+		r := kefuRun(t, "", f.env(), []string{f.Secret}, "token", tc.flag, "--base-url", "http://user:pw@"+hostPort)
+		assert.Equal(t, 1, r.code, r)
+		assert.Contains(t, r.stderr, "kefu token: "+tc.request+": ", r)
+		assert.NotContains(t, r.stdout+r.stderr, "pw@", r)
+	}
 }
 
 func TestSeedFile(t *testing.T) {
@@ -458,11 +481,7 @@ func TestUpload(t *testing.T) {
 		r := f.kefu(t, "", "upload", "--kind", "image", txt)
 		assert.Equal(t, result{code: 1, stderr: want}, r)
 		// Nothing listens there: the refusal never reached the network.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		closed := "http://" + ln.Addr().String()
-		require.NoError(t, ln.Close())
-		r = kefuRun(t, "", f.env(), []string{f.Secret}, "upload", "--base-url", closed, "--kind", "image", txt)
+		r = kefuRun(t, "", f.env(), []string{f.Secret}, "upload", "--base-url", closedURL(t), "--kind", "image", txt)
 		assert.Equal(t, result{code: 1, stderr: want}, r)
 		// --name decides the type.
 		r = f.kefu(t, "", "upload", "--kind", "voice", "--name", "song.wav", png)
@@ -726,8 +745,8 @@ func TestInProcess(t *testing.T) {
 	}()
 	var url string
 	for line := range lines {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "URL:"); ok {
-			url = strings.TrimSpace(v)
+		if v := bannerField(line, "URL"); v != "" {
+			url = v
 		}
 		if strings.HasPrefix(line, "ready") {
 			break

@@ -49,8 +49,10 @@ writes): outside that window it answers 45015, past the quota 45047.
 			if err := api.resolve(e); err != nil {
 				return err
 			}
-			m := kefu.NewText(to, text)
-			if jsonFile != "" {
+			var m *kefu.Message
+			if jsonFile == "" {
+				m = kefu.NewText(to, text)
+			} else {
 				var err error
 				if m, err = readMessage(jsonFile, e.stdin); err != nil {
 					return err

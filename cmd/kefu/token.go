@@ -60,7 +60,8 @@ will see 40001.
 	},
 }
 
-// tokenAnswer is both an answer of the token endpoints and an error.
+// tokenAnswer is an answer of the token endpoints: a token, or errcode and
+// errmsg.
 type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`
@@ -69,31 +70,36 @@ type tokenAnswer struct {
 }
 
 // fetchToken asks WeChat for a token directly: kefu's TokenSource hides the
-// expiry. Errors never hold the secret (the classic URL carries it).
+// expiry. Errors never hold the secret (the classic URL carries it), nor the
+// password of a base URL with user:password.
 func fetchToken(ctx context.Context, api *apiFlags, classic bool) (string, time.Duration, error) {
-	var req *http.Request
-	var err error
-	path := "/cgi-bin/stable_token"
+	method, path, query := http.MethodPost, "/cgi-bin/stable_token", ""
+	var body io.Reader
 	if classic {
-		path = "/cgi-bin/token"
-		q := url.Values{"grant_type": {"client_credential"}, "appid": {api.appID}, "secret": {api.secret}}
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, api.baseURL+path+"?"+q.Encode(), nil)
+		method, path = http.MethodGet, "/cgi-bin/token"
+		query = "?" + url.Values{"grant_type": {"client_credential"}, "appid": {api.appID}, "secret": {api.secret}}.Encode()
 	} else {
-		var body bytes.Buffer
-		enc := json.NewEncoder(&body)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
 		enc.Encode(map[string]any{"grant_type": "client_credential", "appid": api.appID, "secret": api.secret, "force_refresh": false})
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, api.baseURL+path, &body)
-		if req != nil {
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		}
+		body = &b
 	}
+	req, err := http.NewRequestWithContext(ctx, method, api.baseURL+path+query, body)
 	if err != nil {
 		return "", 0, err
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
 	req.Header.Set("User-Agent", "kefu-go/"+kefu.Version+" (cmd/kefu)")
-	where := req.Method + " " + api.baseURL + path // no query: it holds the secret
-	hc := &http.Client{Timeout: api.timeout}
+	shown := api.baseURL
+	if u, err := url.Parse(api.baseURL); err == nil && u.User != nil {
+		shown = u.Redacted() // user:xxxxx@, as kefu's errors show it
+	}
+	where := method + " " + shown + path // no query: it holds the secret
+	// No Timeout: ctx's deadline, from --timeout, bounds the whole call.
+	hc := &http.Client{}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Do(req)
 	if err != nil {
