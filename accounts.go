@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -386,3 +387,46 @@ type waitAnswer struct {
 
 func (a *waitAnswer) reset()                      { *a = waitAnswer{status: noStatus} }
 func (a *waitAnswer) result() (int, string, bool) { return a.answered(a.Count != nil || a.List != nil) }
+
+// MaxKfPrefix is the longest prefix of a kf_account, the part before the @.
+const MaxKfPrefix = 10
+
+// ValidateKfAccount checks the shape of a customer-service account name,
+// "prefix@account": a prefix of 1 to MaxKfPrefix characters A-Z, a-z, 0-9
+// or _, then the Official Account's WeChat ID, without another @, spaces or
+// control characters. It returns nil or a *ValidationError on field
+// "kf_account" (matching ErrInvalidMessage). The client checks it before
+// every call that names an account; kefutest and the kefu command use it too.
+func ValidateKfAccount(kfAccount string) error {
+	if kfAccount == "" {
+		return &ValidationError{Field: "kf_account", Rule: "required"}
+	}
+	if rule := kfAccountRule(kfAccount); rule != "" {
+		return &ValidationError{Field: "kf_account", Rule: rule}
+	}
+	return nil
+}
+
+// kfAccountRule returns the rule a non-empty kf_account breaks, or "".
+func kfAccountRule(s string) string {
+	at := strings.IndexByte(s, '@')
+	if at < 0 || at == len(s)-1 {
+		return `must be "prefix@account"`
+	}
+	if strings.ContainsFunc(s[at+1:], func(r rune) bool { return r == '@' || r <= ' ' || r == 0x7f }) {
+		return "account after @ must not hold another @, spaces or control characters"
+	}
+	prefix := s[:at]
+	if prefix == "" || len(prefix) > MaxKfPrefix {
+		return "prefix before @ must be 1 to 10 characters"
+	}
+	if strings.ContainsFunc(prefix, func(r rune) bool { return !isWordChar(r) }) {
+		return "prefix before @ may only hold A-Z, a-z, 0-9 and _"
+	}
+	return ""
+}
+
+// isWordChar reports whether r is one of A-Z, a-z, 0-9 and _.
+func isWordChar(r rune) bool {
+	return r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+}

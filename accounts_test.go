@@ -302,3 +302,27 @@ func TestAccountJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`[{"kf_account":"a@b","status":1,"kf_id":1001,"accepted_case":2},{"kf_account":"c@d","status":1,"kf_id":"1002","accepted_case":0}]`), &o))
 	assert.Equal(t, []kefu.OnlineAccount{{"a@b", 1, "1001", 2}, {"c@d", 1, "1002", 0}}, o)
 }
+
+func TestValidateKfAccount(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"kf01@shop", "a@b", "A_b9012345@wx-id.x", "kf@店铺"} {
+		assert.NoError(t, kefu.ValidateKfAccount(ok), ok)
+	}
+	for in, rule := range map[string]string{
+		"":                   "required",
+		"kf01":               `must be "prefix@account"`,
+		"kf01@":              `must be "prefix@account"`,
+		"@shop":              "prefix before @ must be 1 to 10 characters",
+		"kf01234567890@shop": "prefix before @ must be 1 to 10 characters",
+		"kf-1@shop":          "prefix before @ may only hold A-Z, a-z, 0-9 and _",
+		"kf1@sh op":          "account after @ must not hold another @, spaces or control characters",
+		"kf1@a@b":            "account after @ must not hold another @, spaces or control characters",
+		"kf1@a\x7f":          "account after @ must not hold another @, spaces or control characters",
+	} {
+		err := kefu.ValidateKfAccount(in)
+		var ve *kefu.ValidationError
+		if assert.ErrorAs(t, err, &ve, in) {
+			assert.Equal(t, kefu.ValidationError{Field: "kf_account", Rule: rule}, *ve, in)
+		}
+	}
+}

@@ -52,3 +52,5 @@ func (n *News) validate(v *validator) {
 		v.optionalURL(p+".picurl", a.PicURL)
 	}
 }
+
+func (b *MPNewsArticle) validate(v *validator) { v.required("mpnewsarticle.article_id", b.ArticleID) }

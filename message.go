@@ -205,15 +205,94 @@ func (m *Message) From(kfAccount string) *Message {
 	return m
 }
 
-// knownTypes lists every MsgType, in the order of the Message fields.
-var knownTypes = []MsgType{TypeText, TypeImage, TypeVoice, TypeVideo, TypeMusic, TypeNews,
-	TypeMPNews, TypeMPNewsArticle, TypeMsgMenu, TypeWxCard, TypeMiniProgramPage, TypeLink}
+// msgKind is one row of the message type table: everything kefu knows
+// about one msgtype. A new type is added here, and nowhere else.
+type msgKind struct {
+	typ MsgType
+	// body returns the body field of m that typ names, nil when unset.
+	body func(m *Message) any
+	// validate checks the body, when set.
+	validate func(v *validator, m *Message)
+	// encode appends `,"typ":{...}` when the body is set.
+	encode func(dst []byte, m *Message) []byte
+}
 
-// bodies reports, in knownTypes order, whether each body of m is set.
-func (m *Message) bodies() [12]bool {
-	return [12]bool{m.Text != nil, m.Image != nil, m.Voice != nil, m.Video != nil,
-		m.Music != nil, m.News != nil, m.MPNews != nil, m.MPNewsArticle != nil,
-		m.MsgMenu != nil, m.WxCard != nil, m.MiniProgramPage != nil, m.Link != nil}
+// kind builds a table row from the body field's accessor, its checks and
+// its encoding, which are called only when the body is set.
+func kind[B any](typ MsgType, field func(*Message) *B, check func(*B, *validator), enc func(*B, []byte) []byte) msgKind {
+	return msgKind{
+		typ: typ,
+		body: func(m *Message) any {
+			if b := field(m); b != nil {
+				return b
+			}
+			return nil
+		},
+		validate: func(v *validator, m *Message) {
+			if b := field(m); b != nil {
+				check(b, v)
+			}
+		},
+		encode: func(dst []byte, m *Message) []byte {
+			if b := field(m); b != nil {
+				return enc(b, dst)
+			}
+			return dst
+		},
+	}
+}
+
+// msgKinds is the message type table, in the order of the Message fields
+// (the order of the members on the wire).
+var msgKinds = [...]msgKind{
+	kind(TypeText, func(m *Message) *Text { return m.Text }, (*Text).validate, (*Text).appendTo),
+	kind(TypeImage, func(m *Message) *Media { return m.Image },
+		func(b *Media, v *validator) { v.required("image.media_id", b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "image") }),
+	kind(TypeVoice, func(m *Message) *Media { return m.Voice },
+		func(b *Media, v *validator) { v.required("voice.media_id", b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "voice") }),
+	kind(TypeVideo, func(m *Message) *Video { return m.Video }, (*Video).validate, (*Video).appendTo),
+	kind(TypeMusic, func(m *Message) *Music { return m.Music }, (*Music).validate, (*Music).appendTo),
+	kind(TypeNews, func(m *Message) *News { return m.News }, (*News).validate, (*News).appendTo),
+	kind(TypeMPNews, func(m *Message) *Media { return m.MPNews },
+		func(b *Media, v *validator) { v.required("mpnews.media_id", b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "mpnews") }),
+	kind(TypeMPNewsArticle, func(m *Message) *MPNewsArticle { return m.MPNewsArticle }, (*MPNewsArticle).validate, (*MPNewsArticle).appendTo),
+	kind(TypeMsgMenu, func(m *Message) *MsgMenu { return m.MsgMenu }, (*MsgMenu).validate, (*MsgMenu).appendTo),
+	kind(TypeWxCard, func(m *Message) *WxCard { return m.WxCard }, (*WxCard).validate, (*WxCard).appendTo),
+	kind(TypeMiniProgramPage, func(m *Message) *MiniProgramPage { return m.MiniProgramPage }, (*MiniProgramPage).validate, (*MiniProgramPage).appendTo),
+	kind(TypeLink, func(m *Message) *Link { return m.Link }, (*Link).validate, (*Link).appendTo),
+}
+
+// kindOf returns the table row of t, or nil for an unknown type.
+func kindOf(t MsgType) *msgKind {
+	for i := range msgKinds {
+		if msgKinds[i].typ == t {
+			return &msgKinds[i]
+		}
+	}
+	return nil
+}
+
+// MsgTypes returns every message type kefu knows, in the order of the
+// Message fields.
+func MsgTypes() []MsgType {
+	out := make([]MsgType, len(msgKinds))
+	for i := range msgKinds {
+		out[i] = msgKinds[i].typ
+	}
+	return out
+}
+
+// Body returns the body that m.MsgType names (a *Text for TypeText, a
+// *Media for TypeImage, TypeVoice and TypeMPNews, a *News for TypeNews, and
+// so on), or nil when that body is unset or the type unknown.
+func (m *Message) Body() any {
+	if k := kindOf(m.MsgType); k != nil {
+		return k.body(m)
+	}
+	return nil
 }
 
 // Validate checks m against WeChat's rules for its type, without any network
@@ -228,26 +307,12 @@ func (m *Message) Validate() error {
 	}
 	var v validator
 	v.required("touser", m.ToUser)
-	set := m.bodies()
-	known := false
-	for i, t := range knownTypes {
-		if t == m.MsgType {
-			known = true
-			if !set[i] {
-				v.add(string(t), "required for msgtype "+strconv.Quote(string(t)))
-			}
-		} else if set[i] {
-			v.add(string(t), "must be unset: msgtype is "+strconv.Quote(string(m.MsgType))+" and a message carries exactly one body")
-		}
+	m.validateType(&v)
+	// Check every body that is set, so that one pass reports all problems
+	// (a body set beside the one msgtype names is already an error).
+	for i := range msgKinds {
+		msgKinds[i].validate(&v, m)
 	}
-	switch {
-	case m.MsgType == "":
-		v.add("msgtype", "required")
-	case !known:
-		v.utf8("msgtype", string(m.MsgType))
-		v.add("msgtype", "unknown message type "+strconv.Quote(string(m.MsgType)))
-	}
-	m.validateBodies(&v)
 	if m.CustomService != nil {
 		v.kfAccount("customservice.kf_account", m.CustomService.KfAccount)
 	}
@@ -257,76 +322,86 @@ func (m *Message) Validate() error {
 	return v.err()
 }
 
-// validateBodies checks every body that is set, so that one pass reports all
-// problems (a body set beside the one msgtype names is already an error).
-func (m *Message) validateBodies(v *validator) {
-	if b := m.Text; b != nil {
-		v.required("text.content", b.Content)
-		if len(b.Content) > MaxTextBytes {
-			v.add("text.content", fmt.Sprintf("at most %d bytes (got %d)", MaxTextBytes, len(b.Content)))
-		}
-	}
-	if b := m.Image; b != nil {
-		v.required("image.media_id", b.MediaID)
-	}
-	if b := m.Voice; b != nil {
-		v.required("voice.media_id", b.MediaID)
-	}
-	if b := m.MPNews; b != nil {
-		v.required("mpnews.media_id", b.MediaID)
-	}
-	if b := m.Video; b != nil {
-		v.required("video.media_id", b.MediaID)
-		v.utf8("video.thumb_media_id", b.ThumbMediaID)
-		v.utf8("video.title", b.Title)
-		v.utf8("video.description", b.Description)
-	}
-	if b := m.Music; b != nil {
-		v.utf8("music.title", b.Title)
-		v.utf8("music.description", b.Description)
-		v.optionalURL("music.musicurl", b.MusicURL)
-		v.optionalURL("music.hqmusicurl", b.HQMusicURL)
-		v.required("music.thumb_media_id", b.ThumbMediaID)
-	}
-	if b := m.News; b != nil {
-		b.validate(v)
-	}
-	if b := m.MPNewsArticle; b != nil {
-		v.required("mpnewsarticle.article_id", b.ArticleID)
-	}
-	if b := m.MsgMenu; b != nil {
-		v.utf8("msgmenu.head_content", b.HeadContent)
-		v.utf8("msgmenu.tail_content", b.TailContent)
-		if len(b.List) == 0 {
-			v.add("msgmenu.list", "must have at least one item")
-		}
-		seen := make(map[string]int, len(b.List))
-		for i, it := range b.List {
-			p := "msgmenu.list[" + strconv.Itoa(i) + "]"
-			v.required(p+".id", it.ID)
-			v.required(p+".content", it.Content)
-			if j, dup := seen[it.ID]; dup && it.ID != "" {
-				v.add(p+".id", fmt.Sprintf("must be unique (same as msgmenu.list[%d].id)", j))
-			} else {
-				seen[it.ID] = i
+// validateType checks that MsgType is known and that m carries exactly the
+// body it names.
+func (m *Message) validateType(v *validator) {
+	known := false
+	for i := range msgKinds {
+		k := &msgKinds[i]
+		set := k.body(m) != nil
+		if k.typ == m.MsgType {
+			known = true
+			if !set {
+				v.add(string(k.typ), "required for msgtype "+strconv.Quote(string(k.typ)))
 			}
+		} else if set {
+			v.add(string(k.typ), "must be unset: msgtype is "+strconv.Quote(string(m.MsgType))+" and a message carries exactly one body")
 		}
 	}
-	if b := m.WxCard; b != nil {
-		v.required("wxcard.card_id", b.CardID)
+	switch {
+	case m.MsgType == "":
+		v.add("msgtype", "required")
+	case !known:
+		v.utf8("msgtype", string(m.MsgType))
+		v.add("msgtype", "unknown message type "+strconv.Quote(string(m.MsgType)))
 	}
-	if b := m.MiniProgramPage; b != nil {
-		v.required("miniprogrampage.title", b.Title)
-		v.utf8("miniprogrampage.appid", b.AppID)
-		v.required("miniprogrampage.pagepath", b.PagePath)
-		v.required("miniprogrampage.thumb_media_id", b.ThumbMediaID)
+}
+
+func (b *Text) validate(v *validator) {
+	v.required("text.content", b.Content)
+	if len(b.Content) > MaxTextBytes {
+		v.add("text.content", fmt.Sprintf("at most %d bytes (got %d)", MaxTextBytes, len(b.Content)))
 	}
-	if b := m.Link; b != nil {
-		v.required("link.title", b.Title)
-		v.utf8("link.description", b.Description)
-		v.requiredURL("link.url", b.URL)
-		v.requiredURL("link.thumb_url", b.ThumbURL)
+}
+
+func (b *Video) validate(v *validator) {
+	v.required("video.media_id", b.MediaID)
+	v.utf8("video.thumb_media_id", b.ThumbMediaID)
+	v.utf8("video.title", b.Title)
+	v.utf8("video.description", b.Description)
+}
+
+func (b *Music) validate(v *validator) {
+	v.utf8("music.title", b.Title)
+	v.utf8("music.description", b.Description)
+	v.optionalURL("music.musicurl", b.MusicURL)
+	v.optionalURL("music.hqmusicurl", b.HQMusicURL)
+	v.required("music.thumb_media_id", b.ThumbMediaID)
+}
+
+func (b *MsgMenu) validate(v *validator) {
+	v.utf8("msgmenu.head_content", b.HeadContent)
+	v.utf8("msgmenu.tail_content", b.TailContent)
+	if len(b.List) == 0 {
+		v.add("msgmenu.list", "must have at least one item")
 	}
+	seen := make(map[string]int, len(b.List))
+	for i, it := range b.List {
+		p := "msgmenu.list[" + strconv.Itoa(i) + "]"
+		v.required(p+".id", it.ID)
+		v.required(p+".content", it.Content)
+		if j, dup := seen[it.ID]; dup && it.ID != "" {
+			v.add(p+".id", fmt.Sprintf("must be unique (same as msgmenu.list[%d].id)", j))
+		} else {
+			seen[it.ID] = i
+		}
+	}
+}
+
+func (b *WxCard) validate(v *validator) { v.required("wxcard.card_id", b.CardID) }
+
+func (b *MiniProgramPage) validate(v *validator) {
+	v.required("miniprogrampage.title", b.Title)
+	v.utf8("miniprogrampage.appid", b.AppID)
+	v.required("miniprogrampage.pagepath", b.PagePath)
+	v.required("miniprogrampage.thumb_media_id", b.ThumbMediaID)
+}
+
+func (b *Link) validate(v *validator) {
+	v.required("link.title", b.Title)
+	v.utf8("link.description", b.Description)
+	v.requiredURL("link.url", b.URL)
+	v.requiredURL("link.thumb_url", b.ThumbURL)
 }
 
 // validator collects the broken rules of one Validate call.
@@ -376,39 +451,9 @@ func (v *validator) kfAccount(field, s string) {
 	if !v.required(field, s) {
 		return
 	}
-	if err := checkKfAccount(s); err != "" {
-		v.add(field, err)
+	if rule := kfAccountRule(s); rule != "" {
+		v.add(field, rule)
 	}
-}
-
-// checkKfAccount returns the broken rule of a kf_account, or "".
-func checkKfAccount(s string) string {
-	at := -1
-	for i := 0; i < len(s); i++ {
-		if s[i] == '@' {
-			at = i
-			break
-		}
-	}
-	if at < 0 || at == len(s)-1 {
-		return `must be "prefix@account"`
-	}
-	for _, r := range s[at+1:] {
-		if r == '@' || r <= ' ' || r == 0x7f {
-			return "account after @ must not hold another @, spaces or control characters"
-		}
-	}
-	prefix := s[:at]
-	if prefix == "" || len(prefix) > 10 {
-		return "prefix before @ must be 1 to 10 characters"
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := prefix[i]
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return "prefix before @ may only hold A-Z, a-z, 0-9 and _"
-		}
-	}
-	return ""
 }
 
 func (v *validator) err() error {
@@ -448,81 +493,8 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 // does not expect (40033). m must not be nil.
 func appendMessage(dst []byte, m *Message) []byte {
 	dst = appendObject(append(dst, '{'), false, field{"touser", m.ToUser, true}, field{"msgtype", string(m.MsgType), true})
-	if b := m.Text; b != nil {
-		dst = appendBody(dst, "text", field{"content", b.Content, true})
-	}
-	if b := m.Image; b != nil {
-		dst = appendBody(dst, "image", field{"media_id", b.MediaID, true})
-	}
-	if b := m.Voice; b != nil {
-		dst = appendBody(dst, "voice", field{"media_id", b.MediaID, true})
-	}
-	if b := m.Video; b != nil {
-		dst = appendBody(dst, "video", field{"media_id", b.MediaID, true}, field{"thumb_media_id", b.ThumbMediaID, false},
-			field{"title", b.Title, false}, field{"description", b.Description, false})
-	}
-	if b := m.Music; b != nil {
-		dst = appendBody(dst, "music", field{"title", b.Title, false}, field{"description", b.Description, false},
-			field{"musicurl", b.MusicURL, false}, field{"hqmusicurl", b.HQMusicURL, false},
-			field{"thumb_media_id", b.ThumbMediaID, true})
-	}
-	if b := m.News; b != nil {
-		dst = append(dst, `,"news":{"articles":`...)
-		if b.Articles == nil {
-			dst = append(dst, "null"...)
-		} else {
-			dst = append(dst, '[')
-			for i, a := range b.Articles {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = appendObject(append(dst, '{'), false, field{"title", a.Title, true}, field{"description", a.Description, false},
-					field{"url", a.URL, true}, field{"picurl", a.PicURL, false})
-				dst = append(dst, '}')
-			}
-			dst = append(dst, ']')
-		}
-		dst = append(dst, '}')
-	}
-	if b := m.MPNews; b != nil {
-		dst = appendBody(dst, "mpnews", field{"media_id", b.MediaID, true})
-	}
-	if b := m.MPNewsArticle; b != nil {
-		dst = appendBody(dst, "mpnewsarticle", field{"article_id", b.ArticleID, true})
-	}
-	if b := m.MsgMenu; b != nil {
-		dst = append(dst, `,"msgmenu":{`...)
-		dst = appendObject(dst, false, field{"head_content", b.HeadContent, false})
-		if b.HeadContent != "" {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"list":`...)
-		if b.List == nil {
-			dst = append(dst, "null"...)
-		} else {
-			dst = append(dst, '[')
-			for i, it := range b.List {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = appendObject(append(dst, '{'), false, field{"id", it.ID, true}, field{"content", it.Content, true})
-				dst = append(dst, '}')
-			}
-			dst = append(dst, ']')
-		}
-		dst = appendObject(dst, true, field{"tail_content", b.TailContent, false})
-		dst = append(dst, '}')
-	}
-	if b := m.WxCard; b != nil {
-		dst = appendBody(dst, "wxcard", field{"card_id", b.CardID, true})
-	}
-	if b := m.MiniProgramPage; b != nil {
-		dst = appendBody(dst, "miniprogrampage", field{"title", b.Title, true}, field{"appid", b.AppID, false},
-			field{"pagepath", b.PagePath, true}, field{"thumb_media_id", b.ThumbMediaID, true})
-	}
-	if b := m.Link; b != nil {
-		dst = appendBody(dst, "link", field{"title", b.Title, true}, field{"description", b.Description, false},
-			field{"url", b.URL, true}, field{"thumb_url", b.ThumbURL, true})
+	for i := range msgKinds {
+		dst = msgKinds[i].encode(dst, m)
 	}
 	if b := m.CustomService; b != nil {
 		dst = appendBody(dst, "customservice", field{"kf_account", b.KfAccount, true})
@@ -533,6 +505,82 @@ func appendMessage(dst []byte, m *Message) []byte {
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
+}
+
+func (b *Text) appendTo(dst []byte) []byte {
+	return appendBody(dst, "text", field{"content", b.Content, true})
+}
+
+func (b *Media) appendTo(dst []byte, key string) []byte {
+	return appendBody(dst, key, field{"media_id", b.MediaID, true})
+}
+
+func (b *Video) appendTo(dst []byte) []byte {
+	return appendBody(dst, "video", field{"media_id", b.MediaID, true}, field{"thumb_media_id", b.ThumbMediaID, false},
+		field{"title", b.Title, false}, field{"description", b.Description, false})
+}
+
+func (b *Music) appendTo(dst []byte) []byte {
+	return appendBody(dst, "music", field{"title", b.Title, false}, field{"description", b.Description, false},
+		field{"musicurl", b.MusicURL, false}, field{"hqmusicurl", b.HQMusicURL, false},
+		field{"thumb_media_id", b.ThumbMediaID, true})
+}
+
+func (b *News) appendTo(dst []byte) []byte {
+	dst = append(dst, `,"news":{"articles":`...)
+	dst = appendList(dst, b.Articles, func(dst []byte, a Article) []byte {
+		return appendObject(dst, false, field{"title", a.Title, true}, field{"description", a.Description, false},
+			field{"url", a.URL, true}, field{"picurl", a.PicURL, false})
+	})
+	return append(dst, '}')
+}
+
+func (b *MPNewsArticle) appendTo(dst []byte) []byte {
+	return appendBody(dst, "mpnewsarticle", field{"article_id", b.ArticleID, true})
+}
+
+func (b *MsgMenu) appendTo(dst []byte) []byte {
+	dst = append(dst, `,"msgmenu":{`...)
+	dst = appendObject(dst, false, field{"head_content", b.HeadContent, false})
+	if b.HeadContent != "" {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"list":`...)
+	dst = appendList(dst, b.List, func(dst []byte, it MenuItem) []byte {
+		return appendObject(dst, false, field{"id", it.ID, true}, field{"content", it.Content, true})
+	})
+	dst = appendObject(dst, true, field{"tail_content", b.TailContent, false})
+	return append(dst, '}')
+}
+
+func (b *WxCard) appendTo(dst []byte) []byte {
+	return appendBody(dst, "wxcard", field{"card_id", b.CardID, true})
+}
+
+func (b *MiniProgramPage) appendTo(dst []byte) []byte {
+	return appendBody(dst, "miniprogrampage", field{"title", b.Title, true}, field{"appid", b.AppID, false},
+		field{"pagepath", b.PagePath, true}, field{"thumb_media_id", b.ThumbMediaID, true})
+}
+
+func (b *Link) appendTo(dst []byte) []byte {
+	return appendBody(dst, "link", field{"title", b.Title, true}, field{"description", b.Description, false},
+		field{"url", b.URL, true}, field{"thumb_url", b.ThumbURL, true})
+}
+
+// appendList appends items as a JSON array of objects, each written by
+// members, or null for a nil slice (as encoding/json does).
+func appendList[T any](dst []byte, items []T, members func([]byte, T) []byte) []byte {
+	if items == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(members(append(dst, '{'), it), '}')
+	}
+	return append(dst, ']')
 }
 
 // field is one string member of a JSON object; an optional one is left out

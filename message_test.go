@@ -274,7 +274,7 @@ func TestConstructors(t *testing.T) {
 		m := validMessage(typ)
 		require.Equal(t, typ, m.MsgType)
 		require.Equal(t, "OPENID", m.ToUser)
-		set := m.bodies()
+		set := bodies(m)
 		for i, k := range knownTypes {
 			require.Equal(t, k == typ, set[i], "%s: body %s", typ, k)
 		}
@@ -765,4 +765,33 @@ func TestValidationErrorsJoin(t *testing.T) {
 	require.True(t, errors.As(err, &ve))
 	require.Equal(t, "touser", ve.Field)
 	require.False(t, errors.Is(err, ErrDeliveryUnknown))
+}
+
+// knownTypes lists every MsgType, in the order of the message type table.
+var knownTypes = MsgTypes()
+
+// bodies reports, in knownTypes order, whether each body of m is set.
+func bodies(m *Message) []bool {
+	set := make([]bool, len(msgKinds))
+	for i := range msgKinds {
+		set[i] = msgKinds[i].body(m) != nil
+	}
+	return set
+}
+
+func TestBody(t *testing.T) {
+	t.Parallel()
+	for _, typ := range knownTypes {
+		m := validMessage(typ)
+		b := m.Body()
+		require.NotNil(t, b, typ)
+		got, err := json.Marshal(b)
+		require.NoError(t, err)
+		var whole map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(sendWire(m), &whole))
+		assert.JSONEq(t, string(whole[string(typ)]), string(got), "%s: Body is the body msgtype names", typ)
+		m.MsgType = "location"
+		assert.Nil(t, m.Body(), "unknown type")
+	}
+	assert.Nil(t, (&Message{MsgType: TypeText}).Body(), "unset body: untyped nil")
 }

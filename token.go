@@ -21,6 +21,23 @@ type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 }
 
+// Token is an access token and the time WeChat stops accepting it (like
+// golang.org/x/oauth2's Token).
+type Token struct {
+	AccessToken string
+	Expiry      time.Time
+}
+
+// ExpiringTokenSource is a TokenSource that also tells when its token
+// expires. The source NewTokenSource returns implements it:
+//
+//	tok, err := src.(kefu.ExpiringTokenSource).TokenWithExpiry(ctx)
+type ExpiringTokenSource interface {
+	TokenSource
+	// TokenWithExpiry returns the token Token would return, with its expiry.
+	TokenWithExpiry(ctx context.Context) (Token, error)
+}
+
 // TokenInvalidator is implemented by sources that cache. When WeChat rejects
 // a token (40001, 40014, 42001) the Client calls InvalidateToken with it, then
 // Token for a fresh one, and retries the call once. The source drops its
@@ -121,14 +138,32 @@ type tokenSource struct {
 	sleep      func(context.Context, time.Duration) error
 }
 
+// Token returns the cached access token, refreshing it first when due.
 func (s *tokenSource) Token(ctx context.Context) (string, error) {
-	if ctx == nil {
-		return "", errNilContext
+	t, err := s.get(ctx)
+	if err != nil {
+		return "", err
 	}
-	now := s.now()
-	t := s.cur.Load()
-	if t != nil && now.Before(t.refreshAt) {
-		return t.value, nil
+	return t.value, nil
+}
+
+// TokenWithExpiry is Token with the time WeChat stops accepting the token.
+func (s *tokenSource) TokenWithExpiry(ctx context.Context) (Token, error) {
+	t, err := s.get(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{AccessToken: t.value, Expiry: t.expiresAt}, nil
+}
+
+// get returns the cached token, refreshing it first when due: lock-free
+// while it is fresh, one refresh for all waiters otherwise.
+func (s *tokenSource) get(ctx context.Context) (*cachedToken, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	if t := s.cur.Load(); t != nil && s.now().Before(t.refreshAt) {
+		return t, nil
 	}
 	ch := s.group.DoChan("token", func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
@@ -141,13 +176,13 @@ func (s *tokenSource) Token(ctx context.Context) (string, error) {
 			// A token that is due for refresh but still valid beats no token.
 			if t := s.cur.Load(); t != nil && s.now().Before(t.expiresAt) {
 				s.ep.logErr(ctx, slog.LevelWarn, "kefu: token refresh failed; using the cached token until it expires", r.Err)
-				return t.value, nil
+				return t, nil
 			}
-			return "", r.Err
+			return nil, r.Err
 		}
-		return r.Val.(*cachedToken).value, nil
+		return r.Val.(*cachedToken), nil
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
