@@ -232,20 +232,14 @@ func (c *Client) InviteWorker(ctx context.Context, kfAccount, wechatID string) e
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
 func (c *Client) Accounts(ctx context.Context) ([]Account, error) {
-	var a accountsAnswer
-	if err := c.get(ctx, accountListPath, "", nil, &a); err != nil {
+	var a struct {
+		List []Account `json:"kf_list"`
+	}
+	if err := c.get(ctx, accountListPath, "", nil, &a, func() bool { return a.List != nil }); err != nil {
 		return nil, err
 	}
 	return a.List, nil
 }
-
-type accountsAnswer struct {
-	status
-	List []Account `json:"kf_list"`
-}
-
-func (a *accountsAnswer) reset()                      { *a = accountsAnswer{status: noStatus} }
-func (a *accountsAnswer) result() (int, string, bool) { return a.answered(a.List != nil) }
 
 // OnlineAccounts lists the customer-service accounts whose worker is online
 // (GET /cgi-bin/customservice/getonlinekflist). A read: retried on unknown
@@ -253,20 +247,14 @@ func (a *accountsAnswer) result() (int, string, bool) { return a.answered(a.List
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
 func (c *Client) OnlineAccounts(ctx context.Context) ([]OnlineAccount, error) {
-	var a onlineAnswer
-	if err := c.get(ctx, onlineListPath, "", nil, &a); err != nil {
+	var a struct {
+		List []OnlineAccount `json:"kf_online_list"`
+	}
+	if err := c.get(ctx, onlineListPath, "", nil, &a, func() bool { return a.List != nil }); err != nil {
 		return nil, err
 	}
 	return a.List, nil
 }
-
-type onlineAnswer struct {
-	status
-	List []OnlineAccount `json:"kf_online_list"`
-}
-
-func (a *onlineAnswer) reset()                      { *a = onlineAnswer{status: noStatus} }
-func (a *onlineAnswer) result() (int, string, bool) { return a.answered(a.List != nil) }
 
 // OpenSession makes the customer-service account kfAccount serve the user
 // openID (POST /customservice/kfsession/create). The account needs a bound
@@ -307,8 +295,11 @@ func (c *Client) session(ctx context.Context, path, kfAccount, openID string) er
 func (c *Client) Session(ctx context.Context, openID string) (*Session, error) {
 	var v validator
 	v.required("openid", openID)
-	var a sessionAnswer
-	if err := c.get(ctx, sessionGetPath, "openid="+url.QueryEscape(openID), &v, &a); err != nil {
+	var a struct {
+		Created   int64   `json:"createtime"`
+		KfAccount *string `json:"kf_account"`
+	}
+	if err := c.get(ctx, sessionGetPath, "openid="+url.QueryEscape(openID), &v, &a, func() bool { return a.KfAccount != nil }); err != nil {
 		return nil, err
 	}
 	if a.KfAccount == nil || *a.KfAccount == "" {
@@ -316,15 +307,6 @@ func (c *Client) Session(ctx context.Context, openID string) (*Session, error) {
 	}
 	return &Session{KfAccount: *a.KfAccount, OpenID: openID, Created: time.Unix(a.Created, 0)}, nil
 }
-
-type sessionAnswer struct {
-	status
-	Created   int64   `json:"createtime"`
-	KfAccount *string `json:"kf_account"`
-}
-
-func (a *sessionAnswer) reset()                      { *a = sessionAnswer{status: noStatus} }
-func (a *sessionAnswer) result() (int, string, bool) { return a.answered(a.KfAccount != nil) }
 
 // Sessions lists the sessions of the customer-service account kfAccount
 // (GET /customservice/kfsession/getsessionlist). An unknown account matches
@@ -334,8 +316,13 @@ func (a *sessionAnswer) result() (int, string, bool) { return a.answered(a.KfAcc
 func (c *Client) Sessions(ctx context.Context, kfAccount string) ([]Session, error) {
 	var v validator
 	v.kfAccount("kf_account", kfAccount)
-	var a sessionListAnswer
-	if err := c.get(ctx, sessionListPath, "kf_account="+url.QueryEscape(kfAccount), &v, &a); err != nil {
+	var a struct {
+		List []struct {
+			Created int64  `json:"createtime"`
+			OpenID  string `json:"openid"`
+		} `json:"sessionlist"`
+	}
+	if err := c.get(ctx, sessionListPath, "kf_account="+url.QueryEscape(kfAccount), &v, &a, func() bool { return a.List != nil }); err != nil {
 		return nil, err
 	}
 	out := make([]Session, len(a.List))
@@ -345,25 +332,20 @@ func (c *Client) Sessions(ctx context.Context, kfAccount string) ([]Session, err
 	return out, nil
 }
 
-type sessionListAnswer struct {
-	status
-	List []struct {
-		Created int64  `json:"createtime"`
-		OpenID  string `json:"openid"`
-	} `json:"sessionlist"`
-}
-
-func (a *sessionListAnswer) reset()                      { *a = sessionListAnswer{status: noStatus} }
-func (a *sessionListAnswer) result() (int, string, bool) { return a.answered(a.List != nil) }
-
 // WaitingSessions returns the users waiting for a customer-service account
 // (GET /customservice/kfsession/getwaitcase): how many, and the 100 who have
 // waited longest. A read: retried on unknown outcomes.
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Session_control.html
 func (c *Client) WaitingSessions(ctx context.Context) (*WaitCases, error) {
-	var a waitAnswer
-	if err := c.get(ctx, waitCasePath, "", nil, &a); err != nil {
+	var a struct {
+		Count *int `json:"count"`
+		List  []struct {
+			LatestTime int64  `json:"latest_time"`
+			OpenID     string `json:"openid"`
+		} `json:"waitcaselist"`
+	}
+	if err := c.get(ctx, waitCasePath, "", nil, &a, func() bool { return a.Count != nil || a.List != nil }); err != nil {
 		return nil, err
 	}
 	w := &WaitCases{Cases: make([]WaitCase, len(a.List))}
@@ -375,18 +357,6 @@ func (c *Client) WaitingSessions(ctx context.Context) (*WaitCases, error) {
 	}
 	return w, nil
 }
-
-type waitAnswer struct {
-	status
-	Count *int `json:"count"`
-	List  []struct {
-		LatestTime int64  `json:"latest_time"`
-		OpenID     string `json:"openid"`
-	} `json:"waitcaselist"`
-}
-
-func (a *waitAnswer) reset()                      { *a = waitAnswer{status: noStatus} }
-func (a *waitAnswer) result() (int, string, bool) { return a.answered(a.Count != nil || a.List != nil) }
 
 // MaxKfPrefix is the longest prefix of a kf_account, the part before the @.
 const MaxKfPrefix = 10

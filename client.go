@@ -1,18 +1,12 @@
 package kefu
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -88,7 +82,7 @@ func WithBaseURL(base string) Option {
 	return func(s *settings) error {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return &ValidationError{Field: "WithBaseURL", Rule: "must be an absolute http or https URL without query"}
+			return &OptionError{Option: "WithBaseURL", Rule: "must be an absolute http or https URL without query"}
 		}
 		s.baseURL = strings.TrimRight(base, "/")
 		return nil
@@ -104,7 +98,7 @@ func WithBaseURL(base string) Option {
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
-			return &ValidationError{Field: "WithHTTPClient", Rule: "must not be nil"}
+			return &OptionError{Option: "WithHTTPClient", Rule: "must not be nil"}
 		}
 		s.hc = hc
 		return nil
@@ -257,8 +251,9 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	enc := appendMessage(scratch[:0], m)
 	body := make([]byte, len(enc))
 	copy(body, enc)
-	resp := new(Response)
-	if err := c.call(ctx, sendPath, body, resp); err != nil {
+	resp := &Response{ErrMsg: "ok"}
+	r := &request{method: http.MethodPost, path: sendPath, body: jsonBody(body), retryUnknown: c.ep.retry.RetryUnknown, out: resp}
+	if err := c.do(ctx, r); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -287,12 +282,6 @@ func (c *Client) typing(ctx context.Context, openID, command string) error {
 
 var errNilContext = &ValidationError{Field: "ctx", Rule: "must not be nil (use context.Background())"}
 
-// call POSTs body to path with a token, refreshing a rejected token once.
-// It is a write: an unknown outcome is retried only under RetryUnknown.
-func (c *Client) call(ctx context.Context, path string, body []byte, out answer) error {
-	return c.do(ctx, &request{method: http.MethodPost, path: path, body: body, retryUnknown: c.ep.retry.RetryUnknown}, out)
-}
-
 // post checks v, then POSTs body as JSON to path: a write, whose unknown
 // outcome is retried only under RetryUnknown.
 func (c *Client) post(ctx context.Context, path string, v *validator, body any) error {
@@ -306,12 +295,13 @@ func (c *Client) post(ctx context.Context, path string, v *validator, body any) 
 	if err != nil {
 		return err
 	}
-	return c.call(ctx, path, b, new(Response))
+	return c.do(ctx, &request{method: http.MethodPost, path: path, body: jsonBody(b), retryUnknown: c.ep.retry.RetryUnknown})
 }
 
-// get checks v (when not nil), then makes a GET read of path: retried on
-// unknown outcomes, since reading twice does no harm.
-func (c *Client) get(ctx context.Context, path, query string, v *validator, out answer) error {
+// get checks v (when not nil), then makes a GET read of path into out, a
+// plain struct; has says whether an answer without errcode carried out's
+// data. A read is retried on unknown outcomes: reading twice does no harm.
+func (c *Client) get(ctx context.Context, path, query string, v *validator, out any, has func() bool) error {
 	if ctx == nil {
 		return errNilContext
 	}
@@ -320,18 +310,18 @@ func (c *Client) get(ctx context.Context, path, query string, v *validator, out 
 			return err
 		}
 	}
-	return c.do(ctx, &request{method: http.MethodGet, path: path, query: query, retryUnknown: true}, out)
+	return c.do(ctx, &request{method: http.MethodGet, path: path, query: query, retryUnknown: true, out: out, hasData: has})
 }
 
 // do makes r with a token from the client's source, refreshing a rejected
-// token once (when r's body can be made again).
-func (c *Client) do(ctx context.Context, r *request, out answer) error {
+// token once (when r's body can be sent again).
+func (c *Client) do(ctx context.Context, r *request) error {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return err
 	}
 	r.token = tok
-	return c.ep.do(ctx, r, out, c.refresh)
+	return c.ep.do(ctx, r, c.refresh)
 }
 
 // refresh handles a rejected token: drop it from the source (if it is still
@@ -350,321 +340,4 @@ func (c *Client) refresh(ctx context.Context, rejected string) (string, error) {
 		return "", err
 	}
 	return tok, nil
-}
-
-// endpoint makes calls to WeChat under a retry policy. Client and the token
-// source share it.
-type endpoint struct {
-	base  string
-	shown string // base as errors show it: without a password
-	auth  string // basic auth from the base URL's user info, if any
-	hc    *http.Client
-	retry RetryPolicy
-	log   *slog.Logger
-	sleep func(context.Context, time.Duration) error
-
-	// rt, on kefu's own client, is its transport, called directly: the
-	// http.Client around it would only copy the headers for redirects,
-	// which kefu does not follow (a message is never POSTed again to
-	// another place), and costs ~1.5% of a send's CPU doing so. It
-	// certainly fires the trace hooks (a caller's client may be a mock).
-	rt http.RoundTripper
-
-	// lastURL is the URL of the last call without query: sends to one
-	// path with one token reuse it instead of building it again.
-	lastURL atomic.Pointer[tokenURL]
-}
-
-type tokenURL struct{ path, token, url string }
-
-func (s *settings) endpoint() *endpoint {
-	e := &endpoint{base: s.baseURL, shown: s.baseURL, hc: s.hc, retry: s.retry, log: s.log, sleep: s.sleep}
-	if u, err := url.Parse(s.baseURL); err == nil && u.User != nil {
-		// A base URL with user:password (a proxy in front of WeChat):
-		// errors show it without the password, and the direct transport
-		// call sends it as basic auth as http.Client would.
-		e.shown = u.Redacted()
-		pass, _ := u.User.Password()
-		e.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass))
-	}
-	if s.ownHC {
-		e.rt = s.hc.Transport
-	}
-	return e
-}
-
-// request is one call: the same bytes go out on every attempt.
-type request struct {
-	method, path string
-	query        string // encoded, without access_token
-	token        string
-	body         []byte
-	secret       string // scrubbed from errors besides the token
-	retryUnknown bool
-
-	// stream, when set, is the body instead of body: a multipart upload
-	// streamed from the caller's reader, opened afresh for each attempt.
-	stream *upload
-	// maxAnswer, when > 0, replaces the 1 MiB bound on the answer.
-	maxAnswer int
-}
-
-// replayable reports whether r can be sent again: always, unless its
-// stream was read once and cannot be rewound.
-func (r *request) replayable() bool { return r.stream == nil || r.stream.replayable() }
-
-// do runs r under the retry policy. refresh, when not nil, is asked once for
-// a new token after WeChat rejects the current one; that extra attempt does
-// not count against MaxAttempts.
-func (e *endpoint) do(ctx context.Context, r *request, out answer,
-	refresh func(ctx context.Context, rejected string) (string, error)) error {
-	maybeDelivered := false
-	refreshed := false
-	for attempt := 1; ; {
-		oc, err := e.attempt(ctx, r, out, attempt)
-		retry := false
-		switch oc {
-		case outDone:
-			return nil
-		case outAPIError:
-			var ae *APIError
-			errors.As(err, &ae)
-			if refresh != nil && !refreshed && isRejectedToken(ae.Code) && r.replayable() {
-				refreshed = true
-				tok, rerr := refresh(ctx, r.token)
-				if tok != "" {
-					e.logf(ctx, slog.LevelInfo, "kefu: token rejected, retrying with a fresh one", r.path, attempt, ae.Code)
-					r.token = tok
-					continue
-				}
-				if rerr != nil {
-					err = fmt.Errorf("%w (refreshing the token failed: %w)", err, rerr)
-				}
-				return finalErr(err, maybeDelivered)
-			}
-			retry = e.retry.retriesCode(ae.Code)
-		case outRetryable, outNotSent:
-			retry = true
-		case outUnknown:
-			maybeDelivered = true
-			retry = r.retryUnknown
-		}
-		if !retry || attempt >= e.retry.MaxAttempts || ctx.Err() != nil || !r.replayable() {
-			return finalErr(err, maybeDelivered)
-		}
-		if werr := e.sleep(ctx, e.retry.backoff(attempt)); werr != nil {
-			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered)
-		}
-		attempt++
-	}
-}
-
-// finalErr makes sure an error after an attempt that may have delivered the
-// request says so.
-func finalErr(err error, maybeDelivered bool) error {
-	if maybeDelivered && !errors.Is(err, ErrDeliveryUnknown) {
-		return fmt.Errorf("%w (an earlier attempt may have been delivered: %w)", err, ErrDeliveryUnknown)
-	}
-	return err
-}
-
-func isRejectedToken(code int) bool { return code == 40001 || code == 40014 || code == 42001 }
-
-// attemptState is one attempt's body reader, header values and trace, in
-// one allocation. The trace records how far the transport got, to tell a
-// request that never left (dial, DNS or TLS failed, or the connection broke
-// before the headers were written) from one that may have been delivered.
-// The body stays a *bytes.Reader so the transport writes headers and body
-// in one packet.
-type attemptState struct {
-	r       bytes.Reader
-	up      *uploadBody // a streamed body (uploads), sent instead of r
-	hdr     [2]string
-	trace   httptrace.ClientTrace
-	getConn atomic.Bool // the transport looked for a connection
-	wrote   atomic.Bool // the transport wrote the request headers
-}
-
-// notWritten is true when the transport fired its hooks (so it is a real
-// one, not a mock that fires none) but never wrote the request headers. A
-// streamed body also counts as not written until its last byte was read:
-// WeChat does not act on a truncated multipart request.
-func (st *attemptState) notWritten() bool {
-	return st.getConn.Load() && (!st.wrote.Load() || st.up != nil && !st.up.complete())
-}
-
-// url is r's URL as errors show it: no query, no password.
-func (e *endpoint) url(r *request) string { return e.shown + r.path }
-
-// queryEscape escapes a token for a query string. WeChat's tokens need no
-// escaping, so the common case costs no allocation.
-func queryEscape(s string) string {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '-' || c == '_' || c == '.' || c == '~' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return url.QueryEscape(s)
-		}
-	}
-	return s
-}
-func (e *endpoint) secrets(r *request) []string { return []string{r.token, r.secret} }
-func (e *endpoint) enabled(ctx context.Context, l slog.Level) bool {
-	return e.log != nil && e.log.Enabled(ctx, l)
-}
-
-// attempt makes one HTTP request and classifies what came back.
-func (e *endpoint) attempt(ctx context.Context, r *request, out answer, n int) (outcome, error) {
-	if err := ctx.Err(); err != nil {
-		return outNotSent, err
-	}
-	var u string // one concatenation: one allocation
-	switch {
-	case r.query == "" && r.token == "":
-		u = e.base + r.path
-	case r.query == "":
-		if c := e.lastURL.Load(); c != nil && c.path == r.path && c.token == r.token {
-			u = c.url
-		} else {
-			u = e.base + r.path + "?access_token=" + queryEscape(r.token)
-			e.lastURL.Store(&tokenURL{r.path, r.token, u})
-		}
-	case r.token == "":
-		u = e.base + r.path + "?" + r.query
-	default:
-		u = e.base + r.path + "?" + r.query + "&access_token=" + queryEscape(r.token)
-	}
-	var start time.Time
-	if e.log != nil {
-		start = time.Now()
-	}
-	st := &attemptState{}
-	if e.rt != nil {
-		st.getConn.Store(true) // it will look for one: no hook needed
-	} else {
-		st.trace.GetConn = func(string) { st.getConn.Store(true) }
-	}
-	st.trace.WroteHeaders = func() { st.wrote.Store(true) }
-	var body io.Reader
-	if r.stream != nil {
-		up, err := r.stream.open()
-		if err != nil {
-			return outNotProcessed, err
-		}
-		st.up = up
-		body = up
-	} else if r.body != nil {
-		st.r.Reset(r.body)
-		body = &st.r
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &st.trace), r.method, u, body)
-	if err != nil {
-		if st.up != nil {
-			st.up.Close()
-		}
-		return outNotProcessed, &RequestError{Method: r.method, URL: e.url(r), Err: err, msg: scrub(err.Error(), e.secrets(r)...)}
-	}
-	if r.stream != nil {
-		req.ContentLength = r.stream.length() // -1: unknown, sent chunked
-		st.hdr[0] = r.stream.contentType
-		req.Header["Content-Type"] = st.hdr[0:1:1]
-	} else if r.body != nil {
-		st.hdr[0] = contentTypeJSON
-		req.Header["Content-Type"] = st.hdr[0:1:1]
-	}
-	st.hdr[1] = userAgent
-	req.Header["User-Agent"] = st.hdr[1:2:2]
-	var resp *http.Response
-	if e.rt != nil {
-		if e.auth != "" {
-			req.Header.Set("Authorization", e.auth)
-		}
-		resp, err = e.rt.RoundTrip(req)
-	} else {
-		resp, err = e.hc.Do(req)
-	}
-	if st.up != nil {
-		// The transport may still be writing the body from another
-		// goroutine: Close waits for a read in progress and fails later
-		// ones, so no read of the caller's reader outlives the attempt.
-		st.up.Close()
-		if verr := st.up.overLimit(); verr != nil {
-			if resp != nil {
-				resp.Body.Close()
-			}
-			return outNotProcessed, verr
-		}
-	}
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		re := &RequestError{Method: r.method, URL: e.url(r), Err: err, MaybeDelivered: !st.notWritten(),
-			msg: scrub(err.Error(), e.secrets(r)...)}
-		oc := outNotSent
-		if re.MaybeDelivered {
-			oc = outUnknown
-		}
-		e.logAttempt(ctx, r, n, oc, 0, 0, start, re)
-		return oc, re
-	}
-	limit := maxAnswer
-	if r.maxAnswer > 0 {
-		limit = r.maxAnswer
-	}
-	buf, over, rerr := readAnswerMax(resp.Body, limit)
-	resp.Body.Close()
-	defer releaseAnswer(buf)
-	if rerr != nil {
-		re := &RequestError{Method: r.method, URL: e.url(r), Err: rerr, MaybeDelivered: true,
-			msg: "reading the answer: " + scrub(rerr.Error(), e.secrets(r)...)}
-		e.logAttempt(ctx, r, n, outUnknown, resp.StatusCode, 0, start, re)
-		return outUnknown, re
-	}
-	oc, err := classify(r.path, resp.StatusCode, *buf, over, limit, out, e.secrets(r))
-	if he, ok := err.(*HTTPError); ok && isRedirect(resp.StatusCode) {
-		if loc := resp.Header.Get("Location"); loc != "" {
-			he.Problem += " to " + strconv.Quote(scrub(loc, e.secrets(r)...))
-		}
-	}
-	if e.log != nil {
-		code := 0
-		if ae, ok := err.(*APIError); ok {
-			code = ae.Code
-		}
-		e.logAttempt(ctx, r, n, oc, resp.StatusCode, code, start, err)
-	}
-	return oc, err
-}
-
-var outcomeNames = [...]string{"ok", "errcode", "not processed", "retryable", "not sent", "unknown"}
-
-func (e *endpoint) logAttempt(ctx context.Context, r *request, n int, oc outcome, status, code int, start time.Time, err error) {
-	if !e.enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{slog.String("path", r.path), slog.Int("attempt", n),
-		slog.String("outcome", outcomeNames[oc]), slog.Duration("took", time.Since(start))}
-	if status != 0 {
-		attrs = append(attrs, slog.Int("status", status))
-	}
-	if code != 0 {
-		attrs = append(attrs, slog.Int("errcode", code))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	e.log.LogAttrs(ctx, slog.LevelDebug, "kefu: attempt", attrs...)
-}
-
-func (e *endpoint) logf(ctx context.Context, l slog.Level, msg, path string, attempt, code int) {
-	if e.enabled(ctx, l) {
-		e.log.LogAttrs(ctx, l, msg, slog.String("path", path), slog.Int("attempt", attempt), slog.Int("errcode", code))
-	}
-}
-
-func (e *endpoint) logErr(ctx context.Context, l slog.Level, msg string, err error) {
-	if e.enabled(ctx, l) {
-		e.log.LogAttrs(ctx, l, msg, slog.String("error", err.Error()))
-	}
 }

@@ -100,10 +100,19 @@ func TestNewClientOptions(t *testing.T) {
 	}
 	for name, o := range bad {
 		_, err := NewClient(StaticToken("t"), o)
-		assert.ErrorIs(t, err, ErrInvalidMessage, name)
+		assert.ErrorIs(t, err, ErrInvalidOption, name)
+		assert.NotErrorIs(t, err, ErrInvalidMessage, name)
+		var oe *OptionError
+		assert.ErrorAs(t, err, &oe, name)
 		_, err = NewTokenSource("app", "secret", o)
-		assert.Error(t, err, name)
+		assert.ErrorIs(t, err, ErrInvalidOption, name)
 	}
+	_, err = NewClient(StaticToken("t"), WithBaseURL("api.weixin.qq.com"))
+	assert.EqualError(t, err, "kefu: invalid option: WithBaseURL: must be an absolute http or https URL without query")
+	_, err = NewClient(StaticToken("t"), WithRetry(RetryPolicy{}))
+	assert.EqualError(t, err, "kefu: invalid option: WithRetry: RetryPolicy.MaxAttempts must be at least 1")
+	_, err = NewTokenSource("app", "secret", WithTokenStore(nil))
+	assert.EqualError(t, err, "kefu: invalid option: WithTokenStore: must not be nil")
 	_, err = NewTokenSource("", "", WithClassicToken())
 	assert.ErrorContains(t, err, "appID")
 	assert.ErrorContains(t, err, "secret")
@@ -115,7 +124,7 @@ func TestNewClientOptions(t *testing.T) {
 	c, err := NewClient(ts, opts...)
 	require.NoError(t, err)
 	assert.Equal(t, "http://127.0.0.1:1", c.ep.base)
-	assert.True(t, ts.(*tokenSource).classic)
+	assert.True(t, ts.(*tokenSource).fetcher.(*wechatFetcher).classic)
 }
 
 func TestDefaultHTTPClient(t *testing.T) {

@@ -45,6 +45,9 @@ var (
 	// ErrInvalidMessage matches every *ValidationError: the message (or
 	// another input) broke a rule locally and nothing was sent.
 	ErrInvalidMessage = errors.New("kefu: invalid message")
+	// ErrInvalidOption matches every *OptionError: a constructor (NewClient,
+	// NewTokenSource) was given a bad option and built nothing.
+	ErrInvalidOption = errors.New("kefu: invalid option")
 	// ErrDeliveryUnknown: the request may have reached WeChat but no usable
 	// answer came back (connection cut after writing, timeout, garbled or
 	// 5xx answer). The message may or may not have been delivered; it is
@@ -184,6 +187,19 @@ func newAPIError(path string, code int, msg string) *APIError {
 	e.Message = strings.TrimRight(e.Message, ",; ")
 	return e
 }
+
+// OptionError is a bad option given to NewClient or NewTokenSource. It
+// matches ErrInvalidOption; several are joined with errors.Join.
+type OptionError struct {
+	Option string // the option's name, e.g. "WithBaseURL"
+	Rule   string // what its argument must be
+}
+
+// Error returns "kefu: invalid option: OPTION: RULE".
+func (e *OptionError) Error() string { return "kefu: invalid option: " + e.Option + ": " + e.Rule }
+
+// Is makes an OptionError match ErrInvalidOption.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalidOption }
 
 // ValidationError is one broken rule found before anything was sent. It
 // matches ErrInvalidMessage. Several are joined with errors.Join; find them

@@ -145,11 +145,13 @@ func (c *Client) UploadImage(ctx context.Context, filename string, r io.Reader) 
 func (c *Client) SetAccountAvatar(ctx context.Context, kfAccount, filename string, r io.Reader) error {
 	var v validator
 	v.kfAccount("kf_account", kfAccount)
-	return c.upload(ctx, headImgPath, "kf_account="+url.QueryEscape(kfAccount), &v, avatarRule, filename, r, new(Response))
+	return c.upload(ctx, headImgPath, "kf_account="+url.QueryEscape(kfAccount), &v, avatarRule, filename, r, nil)
 }
 
-// upload checks an upload (v may hold earlier problems) and makes it.
-func (c *Client) upload(ctx context.Context, path, query string, v *validator, rule *mediaRule, filename string, r io.Reader, out answer) error {
+// upload checks an upload (v may hold earlier problems) and makes it. a,
+// when not nil, receives the answer's data; without it the answer must
+// carry an errcode.
+func (c *Client) upload(ctx context.Context, path, query string, v *validator, rule *mediaRule, filename string, r io.Reader, a *uploadAnswer) error {
 	if ctx == nil {
 		return errNilContext
 	}
@@ -157,13 +159,15 @@ func (c *Client) upload(ctx context.Context, path, query string, v *validator, r
 	if err != nil {
 		return err
 	}
-	return c.do(ctx, &request{method: http.MethodPost, path: path, query: query, stream: up,
-		retryUnknown: c.ep.retry.RetryUnknown}, out)
+	req := &request{method: http.MethodPost, path: path, query: query, body: up, retryUnknown: c.ep.retry.RetryUnknown}
+	if a != nil {
+		req.out, req.hasData = a, func() bool { return a.MediaID != "" || a.ThumbMediaID != "" || a.URL != "" }
+	}
+	return c.do(ctx, req)
 }
 
-// uploadAnswer is the answer of the upload endpoints.
+// uploadAnswer is the data of the upload endpoints' answers.
 type uploadAnswer struct {
-	status
 	Type         string `json:"type"`
 	MediaID      string `json:"media_id"`
 	ThumbMediaID string `json:"thumb_media_id"`
@@ -171,17 +175,11 @@ type uploadAnswer struct {
 	URL          string `json:"url"`
 }
 
-func (a *uploadAnswer) reset() { *a = uploadAnswer{status: noStatus} }
-
-func (a *uploadAnswer) result() (int, string, bool) {
-	return a.status.answered(a.MediaID != "" || a.ThumbMediaID != "" || a.URL != "")
-}
-
 // upload is a multipart/form-data body of one file part, "media", streamed
 // from the caller's reader between a prefix (boundary and part headers) and
-// a suffix (closing boundary).
+// a suffix (closing boundary). It is a requestBody.
 type upload struct {
-	contentType    string
+	ctype          string
 	prefix, suffix []byte
 	size           int64 // of the file; -1 when unknown
 	max            int64 // largest file accepted
@@ -196,22 +194,7 @@ type upload struct {
 // newUpload checks filename and r against rule and frames the body. The
 // problems found join v's earlier ones.
 func newUpload(v *validator, rule *mediaRule, filename string, r io.Reader, boundary string) (*upload, error) {
-	name := filename
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	ext := ""
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		ext = strings.ToLower(name[i:])
-	}
-	if v.required("filename", name) {
-		if strings.ContainsFunc(name, func(c rune) bool { return c < ' ' || c == 0x7f }) {
-			v.add("filename", "must not hold control characters")
-		}
-	}
-	if rule != nil && name != "" && !slices.Contains(rule.exts, ext) {
-		v.add("media", "file type must be one of "+strings.Join(rule.exts, ", ")+" (by the filename's extension)")
-	}
+	name, ext := checkFilename(v, rule, filename)
 	up := &upload{size: -1}
 	if r == nil {
 		v.add("media", "required: a reader of the file")
@@ -236,6 +219,28 @@ func newUpload(v *validator, rule *mediaRule, filename string, r io.Reader, boun
 	}
 	up.frame(boundary, name, ctype)
 	return up, nil
+}
+
+// checkFilename cuts filename to its last path element and checks it, and
+// its extension against rule. It returns the name and its extension in
+// lower case.
+func checkFilename(v *validator, rule *mediaRule, filename string) (name, ext string) {
+	name = filename
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		ext = strings.ToLower(name[i:])
+	}
+	if v.required("filename", name) {
+		if strings.ContainsFunc(name, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+			v.add("filename", "must not hold control characters")
+		}
+	}
+	if rule != nil && name != "" && !slices.Contains(rule.exts, ext) {
+		v.add("media", "file type must be one of "+strings.Join(rule.exts, ", ")+" (by the filename's extension)")
+	}
+	return name, ext
 }
 
 // probe finds out how r can be re-read and, if it can tell, its size: the
@@ -297,7 +302,7 @@ func (u *upload) frame(boundary, filename, ctype string) {
 	n := buf.Len()
 	w.Close()
 	b := buf.Bytes()
-	u.prefix, u.suffix, u.contentType = b[:n:n], b[n:], w.FormDataContentType()
+	u.prefix, u.suffix, u.ctype = b[:n:n], b[n:], w.FormDataContentType()
 }
 
 // length is the body's Content-Length, -1 when the file's size is unknown.
@@ -308,26 +313,30 @@ func (u *upload) length() int64 {
 	return int64(len(u.prefix)) + u.size + int64(len(u.suffix))
 }
 
-// replayable reports whether another attempt can send the file whole.
-func (u *upload) replayable() bool { return u.seeker != nil || !u.touched }
+func (u *upload) contentType() string { return u.ctype }
+
+// reopenable reports whether another attempt can send the file whole.
+func (u *upload) reopenable() bool { return u.seeker != nil || !u.touched }
 
 var errReadOnce = errors.New("kefu: the media reader was read once and cannot be rewound")
 
-// open returns the body for the next attempt, rewinding the file.
-func (u *upload) open() (*uploadBody, error) {
+// open readies the body of the next attempt, rewinding the file.
+func (u *upload) open(ab *attemptBody) error {
 	src := u.src
 	switch {
 	case u.seeker != nil:
 		if _, err := u.seeker.Seek(u.start, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("kefu: rewinding the media reader: %w", err)
+			return fmt.Errorf("kefu: rewinding the media reader: %w", err)
 		}
 	case u.touched:
-		return nil, errReadOnce
+		return errReadOnce
 	}
 	if u.size >= 0 {
 		src = io.LimitReader(src, u.size) // the size sent as Content-Length, even if the file grows
 	}
-	return &uploadBody{u: u, file: src}, nil
+	b := &uploadBody{u: u, file: src}
+	ab.r, ab.n, ab.end = b, u.length(), b.end
+	return nil
 }
 
 // uploadBody is one attempt's body: prefix, file, suffix. Close ends it:
@@ -389,28 +398,18 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	return 0, nil
 }
 
-// Close ends the body; it never fails.
-func (b *uploadBody) Close() error {
+// end ends the attempt's body: it waits for a read in progress and fails
+// later ones, so no read of the caller's reader outlives the attempt (the
+// transport may still be writing from another goroutine when the request
+// fails). It reports whether the transport read the whole body, and the
+// validation error of a file of unknown size that passed its limit while
+// it was sent.
+func (b *uploadBody) end() (complete bool, err error) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.closed = true
-	b.mu.Unlock()
-	return nil
-}
-
-// complete reports whether the transport read the whole body.
-func (b *uploadBody) complete() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.part == 3
-}
-
-// overLimit returns the validation error of a file of unknown size that
-// passed its limit while it was sent, or nil.
-func (b *uploadBody) overLimit() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.over {
-		return nil
+	if b.over {
+		err = &ValidationError{Field: "media", Rule: "more than " + strconv.FormatInt(b.u.max, 10) + " bytes: must be " + b.u.says}
 	}
-	return &ValidationError{Field: "media", Rule: "more than " + strconv.FormatInt(b.u.max, 10) + " bytes: must be " + b.u.says}
+	return b.part == 3, err
 }

@@ -125,9 +125,15 @@ func (c *Client) recordPage(ctx context.Context, start, end, msgID int64, number
 	if err != nil {
 		return nil, err
 	}
-	var a recordsAnswer
-	r := &request{method: http.MethodPost, path: msgRecordPath, body: body, retryUnknown: true, maxAnswer: maxRecordAnswer}
-	if err := c.do(ctx, r, &a); err != nil {
+	var a struct {
+		List   []recordWire `json:"recordlist"`
+		Number *int         `json:"number"`
+		MsgID  int64        `json:"msgid"`
+	}
+	// A read, though a POST: retried on unknown outcomes.
+	r := &request{method: http.MethodPost, path: msgRecordPath, body: jsonBody(body), retryUnknown: true, maxAnswer: maxRecordAnswer,
+		out: &a, hasData: func() bool { return a.List != nil || a.Number != nil }}
+	if err := c.do(ctx, r); err != nil {
 		return nil, err
 	}
 	p := &RecordPage{Records: make([]Record, len(a.List)), NextMsgID: a.MsgID}
@@ -135,18 +141,6 @@ func (c *Client) recordPage(ctx context.Context, start, end, msgID int64, number
 		p.Records[i] = w.record()
 	}
 	return p, nil
-}
-
-type recordsAnswer struct {
-	status
-	List   []recordWire `json:"recordlist"`
-	Number *int         `json:"number"`
-	MsgID  int64        `json:"msgid"`
-}
-
-func (a *recordsAnswer) reset() { *a = recordsAnswer{status: noStatus} }
-func (a *recordsAnswer) result() (int, string, bool) {
-	return a.answered(a.List != nil || a.Number != nil)
 }
 
 // Records returns the message records from start (inclusive) to end

@@ -44,16 +44,16 @@ var NoRetry = RetryPolicy{MaxAttempts: 1}
 func (p RetryPolicy) validate() error {
 	var errs []error
 	if p.MaxAttempts < 1 {
-		errs = append(errs, &ValidationError{Field: "RetryPolicy.MaxAttempts", Rule: "must be at least 1"})
+		errs = append(errs, &OptionError{Option: "WithRetry", Rule: "RetryPolicy.MaxAttempts must be at least 1"})
 	}
 	if p.BaseDelay < 0 {
-		errs = append(errs, &ValidationError{Field: "RetryPolicy.BaseDelay", Rule: "must not be negative"})
+		errs = append(errs, &OptionError{Option: "WithRetry", Rule: "RetryPolicy.BaseDelay must not be negative"})
 	}
 	if p.MaxDelay < 0 {
-		errs = append(errs, &ValidationError{Field: "RetryPolicy.MaxDelay", Rule: "must not be negative"})
+		errs = append(errs, &OptionError{Option: "WithRetry", Rule: "RetryPolicy.MaxDelay must not be negative"})
 	}
 	if p.MaxDelay < p.BaseDelay {
-		errs = append(errs, &ValidationError{Field: "RetryPolicy.MaxDelay", Rule: "must not be less than BaseDelay"})
+		errs = append(errs, &OptionError{Option: "WithRetry", Rule: "RetryPolicy.MaxDelay must not be less than BaseDelay"})
 	}
 	return errors.Join(errs...)
 }

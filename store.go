@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,7 +73,7 @@ const forcePerDayShared = 18
 func WithTokenStore(store TokenStore) Option {
 	return func(s *settings) error {
 		if store == nil {
-			return &ValidationError{Field: "WithTokenStore", Rule: "must not be nil"}
+			return &OptionError{Option: "WithTokenStore", Rule: "must not be nil"}
 		}
 		s.store = store
 		return nil
@@ -89,16 +90,50 @@ func WithTokenStoreFailClosed() Option {
 	}
 }
 
-// refreshShared takes the token from the store, or fetches one under the
+// sharedFetcher fetches tokens through a TokenStore: the stored token when
+// it is good, else one fetch from WeChat under the store's lock for all
+// processes. When the store fails it falls back to local, this process's
+// own fetcher, unless failClosed.
+type sharedFetcher struct {
+	local      *wechatFetcher
+	store      TokenStore
+	key        string // "APPID/stable" or "APPID/classic"
+	failClosed bool
+	down       atomic.Bool // logged once per outage
+	now        func() time.Time
+	sleep      func(context.Context, time.Duration) error
+}
+
+func newSharedFetcher(local *wechatFetcher, s *settings) *sharedFetcher {
+	key := local.appID + "/stable"
+	if local.classic {
+		key = local.appID + "/classic"
+	}
+	return &sharedFetcher{local: local, store: s.store, key: key, failClosed: s.storeFailClosed, now: s.now, sleep: s.sleep}
+}
+
+func (s *sharedFetcher) fetch(ctx context.Context, rejected string) (*cachedToken, error) {
+	t, err := s.fetchShared(ctx, rejected)
+	var se *storeError
+	if err == nil || s.failClosed || !errors.As(err, &se) {
+		return t, err
+	}
+	if s.down.CompareAndSwap(false, true) {
+		s.local.ep.logErr(ctx, slog.LevelWarn, "kefu: token store unavailable; using a process-local token until it is back", err)
+	}
+	return s.local.fetch(ctx, rejected)
+}
+
+// fetchShared takes the token from the store, or fetches one under the
 // store's lock and publishes it. While another process holds the lock it
 // uses the stored token if still valid, or waits for the new one.
-func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cachedToken, error) {
+func (s *sharedFetcher) fetchShared(ctx context.Context, rejected string) (*cachedToken, error) {
 	for {
-		st, err := s.loadShared(ctx)
+		st, err := s.load(ctx)
 		if err != nil {
 			return nil, err
 		}
-		s.storeUp(ctx)
+		s.up(ctx)
 		if t := s.usable(st, rejected); t != nil {
 			return t, nil
 		}
@@ -106,14 +141,14 @@ func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cach
 		ok, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
 			var ok bool
 			var err error
-			release, ok, err = s.store.Lock(ctx, s.storeKey)
+			release, ok, err = s.store.Lock(ctx, s.key)
 			return ok, err
 		})
 		if err != nil {
 			return nil, &storeError{"lock", err}
 		}
 		if ok {
-			t, err := s.refreshLocked(ctx, rejected)
+			t, err := s.fetchLocked(ctx, rejected)
 			release(context.WithoutCancel(ctx))
 			return t, err
 		}
@@ -128,54 +163,66 @@ func (s *tokenSource) refreshShared(ctx context.Context, rejected string) (*cach
 	}
 }
 
-// refreshLocked runs with the store's lock held.
-func (s *tokenSource) refreshLocked(ctx context.Context, rejected string) (*cachedToken, error) {
-	st, err := s.loadShared(ctx)
+// fetchLocked runs with the store's lock held.
+func (s *sharedFetcher) fetchLocked(ctx context.Context, rejected string) (*cachedToken, error) {
+	st, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if t := s.usable(st, rejected); t != nil {
 		return t, nil // refreshed by the lock's previous holder
 	}
-	t, err := s.fetch(ctx, false)
+	t, err := s.local.call(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	if s.needsForce(t, rejected) {
-		day := s.now().In(chinaTime).Format(time.DateOnly)
-		ok, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
-			return s.store.ReserveForceRefresh(ctx, s.storeKey, day, forceSpacing, forcePerDayShared)
-		})
-		switch {
-		case err != nil:
-			return nil, &storeError{"reserve force_refresh", err}
-		case ok:
-			if t, err = s.fetch(ctx, true); err != nil {
-				return nil, err
-			}
-		default:
-			s.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and the shared force_refresh budget allows none now",
-				errors.New("at most one force_refresh every 30s and 18 a day per account"))
+	if s.local.needsForce(t, rejected) {
+		if t, err = s.force(ctx, t); err != nil {
+			return nil, err
 		}
 	}
+	return s.publish(ctx, st.Value, t, rejected), nil
+}
+
+// force makes a force_refresh if the account's shared budget allows one
+// now; else it keeps t, the rejected token handed back.
+func (s *sharedFetcher) force(ctx context.Context, t *cachedToken) (*cachedToken, error) {
+	day := s.now().In(chinaTime).Format(time.DateOnly)
+	ok, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
+		return s.store.ReserveForceRefresh(ctx, s.key, day, forceSpacing, forcePerDayShared)
+	})
+	switch {
+	case err != nil:
+		return nil, &storeError{"reserve force_refresh", err}
+	case ok:
+		return s.local.call(ctx, true)
+	}
+	s.local.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and the shared force_refresh budget allows none now",
+		errors.New("at most one force_refresh every 30s and 18 a day per account"))
+	return t, nil
+}
+
+// publish stores t in place of the token old, and returns the token to
+// use: t, or one another process published meanwhile.
+func (s *sharedFetcher) publish(ctx context.Context, old string, t *cachedToken, rejected string) *cachedToken {
 	next := SharedToken{Value: t.value, RefreshAt: t.refreshAt, ExpiresAt: t.expiresAt}
 	swapped, err := storeCall(ctx, func(ctx context.Context) (bool, error) {
-		return s.store.CompareAndSwap(ctx, s.storeKey, st.Value, next)
+		return s.store.CompareAndSwap(ctx, s.key, old, next)
 	})
 	if err != nil {
 		// The token is good; only the other processes will not see it.
-		s.ep.logErr(ctx, slog.LevelWarn, "kefu: token store: publishing the new token failed", err)
-		return t, nil
+		s.local.ep.logErr(ctx, slog.LevelWarn, "kefu: token store: publishing the new token failed", err)
+		return t
 	}
 	if !swapped {
 		// Someone published meanwhile (our lock had expired): theirs wins.
-		if st, err := s.loadShared(ctx); err == nil {
+		if st, err := s.load(ctx); err == nil {
 			if u := s.usable(st, rejected); u != nil {
-				return u, nil
+				return u
 			}
 		}
 	}
-	return t, nil
+	return t
 }
 
 // storeTimeout bounds each store call, so a store that hangs (a network
@@ -188,9 +235,9 @@ func storeCall[T any](ctx context.Context, f func(context.Context) (T, error)) (
 	return f(ctx)
 }
 
-// loadShared loads the stored token.
-func (s *tokenSource) loadShared(ctx context.Context) (SharedToken, error) {
-	st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.storeKey) })
+// load loads the stored token.
+func (s *sharedFetcher) load(ctx context.Context) (SharedToken, error) {
+	st, err := storeCall(ctx, func(ctx context.Context) (SharedToken, error) { return s.store.Load(ctx, s.key) })
 	if err != nil {
 		return st, &storeError{"load", err}
 	}
@@ -199,15 +246,16 @@ func (s *tokenSource) loadShared(ctx context.Context) (SharedToken, error) {
 
 // usable returns st as a cached token if it is there, not rejected and not
 // yet due for refresh.
-func (s *tokenSource) usable(st SharedToken, rejected string) *cachedToken {
+func (s *sharedFetcher) usable(st SharedToken, rejected string) *cachedToken {
 	if st.Value == "" || st.Value == rejected || !s.now().Before(st.RefreshAt) {
 		return nil
 	}
 	return &cachedToken{value: st.Value, refreshAt: st.RefreshAt, expiresAt: st.ExpiresAt}
 }
 
-func (s *tokenSource) storeUp(ctx context.Context) {
-	if s.storeDown.CompareAndSwap(true, false) && s.ep.enabled(ctx, slog.LevelInfo) {
-		s.ep.log.LogAttrs(ctx, slog.LevelInfo, "kefu: token store is back")
+// up notes that the store answers again after an outage.
+func (s *sharedFetcher) up(ctx context.Context) {
+	if s.down.CompareAndSwap(true, false) && s.local.ep.enabled(ctx, slog.LevelInfo) {
+		s.local.ep.log.LogAttrs(ctx, slog.LevelInfo, "kefu: token store is back")
 	}
 }

@@ -2,12 +2,7 @@ package kefu
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,19 +55,6 @@ func (t staticToken) Token(context.Context) (string, error) {
 	return string(t), nil
 }
 
-// Force-refresh limits: WeChat allows 20 force_refresh calls a day per
-// account, at least 30 s apart; one process uses at most half of the day's.
-const (
-	forceSpacing  = 30 * time.Second
-	forcePerDay   = 10
-	fetchTimeout  = time.Minute
-	refreshMargin = 2 * time.Minute
-	marginJitter  = time.Minute
-)
-
-// chinaTime is UTC+8, where WeChat's days begin.
-var chinaTime = time.FixedZone("UTC+8", 8*60*60)
-
 // NewTokenSource returns a caching source of access tokens for the app
 // appID/secret. It uses the stable endpoint (POST /cgi-bin/stable_token,
 // force_refresh false), which hands every caller the same token, or the
@@ -82,7 +64,8 @@ var chinaTime = time.FixedZone("UTC+8", 8*60*60)
 // whose context ends returns at once. The source implements TokenInvalidator:
 // if, after a rejection, the stable endpoint hands back the rejected token, it
 // asks once with force_refresh true (never within 30 s of the last, at most
-// 10 a day per process; WeChat allows 20 per account).
+// 10 a day per process; WeChat allows 20 per account). It also implements
+// ExpiringTokenSource.
 //
 // WithBaseURL, WithHTTPClient, WithRetry and WithLogger apply here too.
 // Fetch errors are *APIErrors (40013, 40125, 40164, ... matching
@@ -99,11 +82,10 @@ func NewTokenSource(appID, secret string, opts ...Option) (TokenSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts := &tokenSource{appID: appID, secret: secret, classic: s.classic, ep: s.endpoint(), now: s.now,
-		store: s.store, failClosed: s.storeFailClosed, sleep: s.sleep}
-	ts.storeKey = appID + "/stable"
-	if s.classic {
-		ts.storeKey = appID + "/classic"
+	wf := &wechatFetcher{appID: appID, secret: secret, classic: s.classic, ep: s.endpoint(), now: s.now}
+	ts := &tokenSource{fetcher: wf, ep: wf.ep, now: s.now}
+	if s.store != nil {
+		ts.fetcher = newSharedFetcher(wf, s)
 	}
 	return ts, nil
 }
@@ -115,28 +97,31 @@ type cachedToken struct {
 	expiresAt time.Time // WeChat's expiry
 }
 
+// fetcher gets a fresh token for the cache: from WeChat (wechatFetcher) or
+// through a store shared with other processes (sharedFetcher). rejected, when
+// not "", is the token WeChat last rejected: a fetcher does what it can not
+// to hand it back.
+type fetcher interface {
+	fetch(ctx context.Context, rejected string) (*cachedToken, error)
+}
+
+// tokenSource is the cache NewTokenSource returns: a lock-free read while
+// the token is fresh, one fetch for all waiters when it is not.
 type tokenSource struct {
-	appID, secret string
-	classic       bool
-	ep            *endpoint
-	now           func() time.Time
+	fetcher fetcher
+	ep      *endpoint // for its HTTP client and logger
+	now     func() time.Time
 
 	cur   atomic.Pointer[cachedToken] // read without locks on the hot path
 	group singleflight.Group
 
-	mu         sync.Mutex
-	rejected   string    // the last token a caller reported rejected
-	lastForce  time.Time // last force_refresh
-	forceDay   string    // the UTC+8 day forceCount counts
-	forceCount int
-
-	// Shared tokens (WithTokenStore).
-	store      TokenStore
-	storeKey   string
-	failClosed bool
-	storeDown  atomic.Bool // logged once per outage
-	sleep      func(context.Context, time.Duration) error
+	mu       sync.Mutex
+	rejected string // the last token a caller reported rejected
 }
+
+// fetchTimeout bounds one refresh, which runs on for other waiters when the
+// caller that started it gives up.
+const fetchTimeout = time.Minute
 
 // Token returns the cached access token, refreshing it first when due.
 func (s *tokenSource) Token(ctx context.Context) (string, error) {
@@ -156,8 +141,7 @@ func (s *tokenSource) TokenWithExpiry(ctx context.Context) (Token, error) {
 	return Token{AccessToken: t.value, Expiry: t.expiresAt}, nil
 }
 
-// get returns the cached token, refreshing it first when due: lock-free
-// while it is fresh, one refresh for all waiters otherwise.
+// get returns the cached token, refreshing it first when due.
 func (s *tokenSource) get(ctx context.Context) (*cachedToken, error) {
 	if ctx == nil {
 		return nil, errNilContext
@@ -200,8 +184,8 @@ func (s *tokenSource) InvalidateToken(_ context.Context, rejected string) error 
 	return nil
 }
 
-// refresh gets a fresh token: from the shared store when there is one,
-// else from WeChat. It runs once for all waiting callers of this process.
+// refresh fetches a fresh token. It runs once for all waiting callers of
+// this process.
 func (s *tokenSource) refresh(ctx context.Context) (*cachedToken, error) {
 	if t := s.cur.Load(); t != nil && s.now().Before(t.refreshAt) {
 		return t, nil // a flight that just ended already refreshed it
@@ -209,23 +193,7 @@ func (s *tokenSource) refresh(ctx context.Context) (*cachedToken, error) {
 	s.mu.Lock()
 	rejected := s.rejected
 	s.mu.Unlock()
-	var t *cachedToken
-	var err error
-	if s.store != nil {
-		t, err = s.refreshShared(ctx, rejected)
-		var se *storeError
-		if err != nil && errors.As(err, &se) {
-			if s.failClosed {
-				return nil, err
-			}
-			if s.storeDown.CompareAndSwap(false, true) {
-				s.ep.logErr(ctx, slog.LevelWarn, "kefu: token store unavailable; using a process-local token until it is back", err)
-			}
-			t, err = s.refreshLocal(ctx, rejected)
-		}
-	} else {
-		t, err = s.refreshLocal(ctx, rejected)
-	}
+	t, err := s.fetcher.fetch(ctx, rejected)
 	if err != nil {
 		return nil, err
 	}
@@ -236,93 +204,4 @@ func (s *tokenSource) refresh(ctx context.Context) (*cachedToken, error) {
 	s.cur.Store(t)
 	s.mu.Unlock()
 	return t, nil
-}
-
-// refreshLocal fetches a token from WeChat, forcing a refresh (under this
-// process's guard) when the stable endpoint hands back the rejected token.
-func (s *tokenSource) refreshLocal(ctx context.Context, rejected string) (*cachedToken, error) {
-	t, err := s.fetch(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	if s.needsForce(t, rejected) {
-		ok, why := s.allowForce()
-		if ok {
-			return s.fetch(ctx, true)
-		}
-		s.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and force_refresh is not allowed now", errors.New(why))
-	}
-	return t, nil
-}
-
-func (s *tokenSource) needsForce(t *cachedToken, rejected string) bool {
-	return !s.classic && rejected != "" && t.value == rejected
-}
-
-// allowForce applies the process's force_refresh guard and, when it allows
-// one, counts it.
-func (s *tokenSource) allowForce() (bool, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if !s.lastForce.IsZero() && now.Sub(s.lastForce) < forceSpacing {
-		return false, "the last force_refresh was less than 30s ago"
-	}
-	day := now.In(chinaTime).Format(time.DateOnly)
-	if day != s.forceDay {
-		s.forceDay, s.forceCount = day, 0
-	}
-	if s.forceCount >= forcePerDay {
-		return false, fmt.Sprintf("this process used its %d force_refresh calls for today", forcePerDay)
-	}
-	s.forceCount++
-	s.lastForce = now
-	return true, ""
-}
-
-// tokenAnswer is the token endpoints' answer.
-type tokenAnswer struct {
-	AccessToken string `json:"access_token"`
-	ExpiresIn   int64  `json:"expires_in"`
-	status
-}
-
-func (a *tokenAnswer) reset()                      { *a = tokenAnswer{status: noStatus} }
-func (a *tokenAnswer) result() (int, string, bool) { return a.answered(a.AccessToken != "") }
-
-// fetch calls the token endpoint once (under the retry policy).
-func (s *tokenSource) fetch(ctx context.Context, force bool) (*cachedToken, error) {
-	r := &request{secret: s.secret, retryUnknown: !force}
-	if s.classic {
-		r.method, r.path = http.MethodGet, tokenPath
-		r.query = "grant_type=client_credential&appid=" + url.QueryEscape(s.appID) + "&secret=" + url.QueryEscape(s.secret)
-	} else {
-		r.method, r.path = http.MethodPost, stableTokenPath
-		var body []byte
-		body, err := appendJSON(body, struct {
-			GrantType    string `json:"grant_type"`
-			AppID        string `json:"appid"`
-			Secret       string `json:"secret"`
-			ForceRefresh bool   `json:"force_refresh"`
-		}{"client_credential", s.appID, s.secret, force})
-		if err != nil {
-			return nil, err
-		}
-		r.body = body
-	}
-	start := s.now()
-	var a tokenAnswer
-	if err := s.ep.do(ctx, r, &a, nil); err != nil {
-		return nil, err
-	}
-	if a.ExpiresIn <= 0 {
-		return nil, &HTTPError{Path: r.path, StatusCode: http.StatusOK, Problem: fmt.Sprintf("token answer has expires_in %d", a.ExpiresIn)}
-	}
-	life := time.Duration(a.ExpiresIn) * time.Second
-	margin := min(refreshMargin+time.Duration(rand.Int64N(int64(marginJitter))), life/2)
-	if s.ep.enabled(ctx, slog.LevelInfo) {
-		s.ep.log.LogAttrs(ctx, slog.LevelInfo, "kefu: fetched an access token", slog.String("path", r.path),
-			slog.Bool("force_refresh", force), slog.Int64("expires_in", a.ExpiresIn))
-	}
-	return &cachedToken{value: a.AccessToken, refreshAt: start.Add(life - margin), expiresAt: start.Add(life)}, nil
 }

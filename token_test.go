@@ -30,6 +30,7 @@ func TestTokenWithExpiry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, plain, "the same cached token")
 	assert.Equal(t, 1, w.count(stableTokenPath))
-	_, err = es.TokenWithExpiry(nil) //nolint:staticcheck // a nil context is refused
+	//lint:ignore SA1012 a nil context is what this checks
+	_, err = es.TokenWithExpiry(nil) //nolint:staticcheck
 	assert.ErrorIs(t, err, ErrInvalidMessage)
 }
