@@ -76,7 +76,7 @@ func (a Account) MarshalJSON() ([]byte, error) {
 	if !a.InviteExpires.IsZero() {
 		w.InviteExpireTime = a.InviteExpires.Unix()
 	}
-	return appendJSON(nil, w)
+	return marshalWire(w)
 }
 
 // UnmarshalJSON reads an entry of WeChat's account list (kf_id may be a

@@ -245,15 +245,13 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	// Encode on the stack, then keep an exact-size copy: less garbage per
-	// send than a generous heap buffer.
-	var scratch [1024]byte
-	enc := appendMessage(scratch[:0], m)
-	body := make([]byte, len(enc))
-	copy(body, enc)
+	body, err := marshalWire(m)
+	if err != nil {
+		return nil, err
+	}
 	resp := &Response{ErrMsg: "ok"}
-	r := &request{method: http.MethodPost, path: sendPath, body: jsonBody(body), retryUnknown: c.ep.retry.RetryUnknown, out: resp}
-	if err := c.do(ctx, r); err != nil {
+	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp}
+	if err := c.do(ctx, r.withJSON(body)); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -291,11 +289,12 @@ func (c *Client) post(ctx context.Context, path string, v *validator, body any) 
 	if err := v.err(); err != nil {
 		return err
 	}
-	b, err := appendJSON(nil, body)
+	b, err := marshalWire(body)
 	if err != nil {
 		return err
 	}
-	return c.do(ctx, &request{method: http.MethodPost, path: path, body: jsonBody(b), retryUnknown: c.ep.retry.RetryUnknown})
+	r := &request{method: http.MethodPost, path: path, retryUnknown: c.ep.retry.RetryUnknown}
+	return c.do(ctx, r.withJSON(b))
 }
 
 // get checks v (when not nil), then makes a GET read of path into out, a

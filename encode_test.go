@@ -8,15 +8,15 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// sameAsStd compares appendMessage with encoding/json, which writes U+2028
-// and U+2029 as escapes where appendMessage keeps them.
+// sameAsStd compares marshalWire with encoding/json, which writes U+2028
+// and U+2029 as escapes where marshalWire keeps them.
 func sameAsStd(t testing.TB, m *Message) {
 	t.Helper()
 	want := strings.NewReplacer(`\u2028`, "\u2028", `\u2029`, "\u2029").Replace(string(wire(m)))
-	assert.Equal(t, want, string(appendMessage(nil, m)))
+	assert.Equal(t, want, string(sendWire(m)))
 }
 
-func TestAppendMessageMatchesEncodingJSON(t *testing.T) {
+func TestMarshalWireMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	tricky := "q\"b\\s/ <a href=\"x?a=1&b=2\">\u2028\u2029\x00\x01\x1f\b\f\n\r\t é 😀 \xff\xfe end"
 	full := []*Message{
@@ -43,11 +43,11 @@ func TestAppendMessageMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, m := range full {
 		sameAsStd(t, m)
-		assert.True(t, json.Valid(appendMessage(nil, m)))
+		assert.True(t, json.Valid(sendWire(m)))
 	}
 }
 
-func FuzzAppendMessage(f *testing.F) {
+func FuzzMarshalWire(f *testing.F) {
 	f.Add("o", "text", "hello <b>&</b>", "k@a", "x", "y")
 	f.Add("o\u2028", "music", "\x00\xff", "", "", "z")
 	f.Fuzz(func(t *testing.T, to, typ, a, b, c, d string) {
@@ -64,4 +64,19 @@ func FuzzAppendMessage(f *testing.F) {
 			sameAsStd(t, m)
 		}
 	})
+}
+
+func TestKeepLineSeparators(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`"a"`:                     `"a"`,
+		`"\u2028"`:                "\"\u2028\"",
+		`"x\u2029y\u2028"`:        "\"x\u2029y\u2028\"",
+		`"\\u2028"`:               `"\\u2028"`,
+		`"\\\u2028"`:              "\"\\\\\u2028\"",
+		`"\u2027\u202a\u202"`:     `"\u2027\u202a\u202"`,
+		`{"a":"\u2028","b":"\\"}`: "{\"a\":\"\u2028\",\"b\":\"\\\\\"}",
+	} {
+		assert.Equal(t, want, string(keepLineSeparators([]byte(in))), in)
+	}
 }

@@ -96,14 +96,13 @@ func (f *wechatFetcher) request(force bool, a *tokenAnswer) (*request, error) {
 		return r, nil
 	}
 	r.method, r.path = http.MethodPost, stableTokenPath
-	body, err := appendJSON(nil, struct {
+	body, err := marshalWire(struct {
 		GrantType    string `json:"grant_type"`
 		AppID        string `json:"appid"`
 		Secret       string `json:"secret"`
 		ForceRefresh bool   `json:"force_refresh"`
 	}{"client_credential", f.appID, f.secret, force})
-	r.body = jsonBody(body)
-	return r, err
+	return r.withJSON(body), err
 }
 
 // call calls the token endpoint once (under the retry policy).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -213,13 +214,12 @@ type msgKind struct {
 	body func(m *Message) any
 	// validate checks the body, when set.
 	validate func(v *validator, m *Message)
-	// encode appends `,"typ":{...}` when the body is set.
-	encode func(dst []byte, m *Message) []byte
 }
 
-// kind builds a table row from the body field's accessor, its checks and
-// its encoding, which are called only when the body is set.
-func kind[B any](typ MsgType, field func(*Message) *B, check func(*B, *validator), enc func(*B, []byte) []byte) msgKind {
+// kind builds a table row from the body field's accessor and its checks,
+// which are called only when the body is set. The body's encoding is its
+// JSON (the struct tags).
+func kind[B any](typ MsgType, field func(*Message) *B, check func(*B, *validator)) msgKind {
 	return msgKind{
 		typ: typ,
 		body: func(m *Message) any {
@@ -233,36 +233,24 @@ func kind[B any](typ MsgType, field func(*Message) *B, check func(*B, *validator
 				check(b, v)
 			}
 		},
-		encode: func(dst []byte, m *Message) []byte {
-			if b := field(m); b != nil {
-				return enc(b, dst)
-			}
-			return dst
-		},
 	}
 }
 
 // msgKinds is the message type table, in the order of the Message fields
 // (the order of the members on the wire).
 var msgKinds = [...]msgKind{
-	kind(TypeText, func(m *Message) *Text { return m.Text }, (*Text).validate, (*Text).appendTo),
-	kind(TypeImage, func(m *Message) *Media { return m.Image },
-		func(b *Media, v *validator) { v.required("image.media_id", b.MediaID) },
-		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "image") }),
-	kind(TypeVoice, func(m *Message) *Media { return m.Voice },
-		func(b *Media, v *validator) { v.required("voice.media_id", b.MediaID) },
-		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "voice") }),
-	kind(TypeVideo, func(m *Message) *Video { return m.Video }, (*Video).validate, (*Video).appendTo),
-	kind(TypeMusic, func(m *Message) *Music { return m.Music }, (*Music).validate, (*Music).appendTo),
-	kind(TypeNews, func(m *Message) *News { return m.News }, (*News).validate, (*News).appendTo),
-	kind(TypeMPNews, func(m *Message) *Media { return m.MPNews },
-		func(b *Media, v *validator) { v.required("mpnews.media_id", b.MediaID) },
-		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "mpnews") }),
-	kind(TypeMPNewsArticle, func(m *Message) *MPNewsArticle { return m.MPNewsArticle }, (*MPNewsArticle).validate, (*MPNewsArticle).appendTo),
-	kind(TypeMsgMenu, func(m *Message) *MsgMenu { return m.MsgMenu }, (*MsgMenu).validate, (*MsgMenu).appendTo),
-	kind(TypeWxCard, func(m *Message) *WxCard { return m.WxCard }, (*WxCard).validate, (*WxCard).appendTo),
-	kind(TypeMiniProgramPage, func(m *Message) *MiniProgramPage { return m.MiniProgramPage }, (*MiniProgramPage).validate, (*MiniProgramPage).appendTo),
-	kind(TypeLink, func(m *Message) *Link { return m.Link }, (*Link).validate, (*Link).appendTo),
+	kind(TypeText, func(m *Message) *Text { return m.Text }, (*Text).validate),
+	kind(TypeImage, func(m *Message) *Media { return m.Image }, func(b *Media, v *validator) { v.required("image.media_id", b.MediaID) }),
+	kind(TypeVoice, func(m *Message) *Media { return m.Voice }, func(b *Media, v *validator) { v.required("voice.media_id", b.MediaID) }),
+	kind(TypeVideo, func(m *Message) *Video { return m.Video }, (*Video).validate),
+	kind(TypeMusic, func(m *Message) *Music { return m.Music }, (*Music).validate),
+	kind(TypeNews, func(m *Message) *News { return m.News }, (*News).validate),
+	kind(TypeMPNews, func(m *Message) *Media { return m.MPNews }, func(b *Media, v *validator) { v.required("mpnews.media_id", b.MediaID) }),
+	kind(TypeMPNewsArticle, func(m *Message) *MPNewsArticle { return m.MPNewsArticle }, (*MPNewsArticle).validate),
+	kind(TypeMsgMenu, func(m *Message) *MsgMenu { return m.MsgMenu }, (*MsgMenu).validate),
+	kind(TypeWxCard, func(m *Message) *WxCard { return m.WxCard }, (*WxCard).validate),
+	kind(TypeMiniProgramPage, func(m *Message) *MiniProgramPage { return m.MiniProgramPage }, (*MiniProgramPage).validate),
+	kind(TypeLink, func(m *Message) *Link { return m.Link }, (*Link).validate),
 }
 
 // kindOf returns the table row of t, or nil for an unknown type.
@@ -466,204 +454,60 @@ func (v *validator) err() error {
 	return errors.Join(v.errs...)
 }
 
-// encodeJSON writes v as compact JSON without HTML escaping (WeChat rejects
-// \u003c and friends with 40033) and without the encoder's trailing newline.
-func encodeJSON(buf *bytes.Buffer, v any) error {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
+// wireEncoder is a JSON encoder with HTML escaping off, and its buffer.
+type wireEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var wireEncoders = sync.Pool{New: func() any {
+	e := new(wireEncoder)
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// marshalWire returns the JSON encoding of v as WeChat wants a body:
+// compact UTF-8 without HTML escaping (WeChat answers \u003c and friends
+// with 40033), U+2028 and U+2029 as they are rather than escaped (for the
+// same reason), no trailing newline. The result is exactly as long as its
+// capacity.
+func marshalWire(v any) ([]byte, error) {
+	e := wireEncoders.Get().(*wireEncoder)
+	e.buf.Reset()
+	err := e.enc.Encode(v)
+	var out []byte
+	if err == nil {
+		b := keepLineSeparators(bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")))
+		out = make([]byte, len(b))
+		copy(out, b)
 	}
-	buf.Truncate(buf.Len() - 1)
-	return nil
-}
-
-// appendJSON appends the encodeJSON encoding of v to dst.
-func appendJSON(dst []byte, v any) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	err := encodeJSON(buf, v)
-	return buf.Bytes(), err
-}
-
-// appendMessage appends m's wire encoding to dst: the encoding of
-// encoding/json with HTML escaping off and the struct tags above (required
-// fields always, optional ones only when set), written by hand because Send
-// runs it for every message. One difference: U+2028 and U+2029 go out as
-// they are, not as \u escapes, since WeChat rejects bodies with \u escapes it
-// does not expect (40033). m must not be nil.
-func appendMessage(dst []byte, m *Message) []byte {
-	dst = appendObject(append(dst, '{'), false, field{"touser", m.ToUser, true}, field{"msgtype", string(m.MsgType), true})
-	for i := range msgKinds {
-		dst = msgKinds[i].encode(dst, m)
+	if e.buf.Cap() <= 64<<10 {
+		wireEncoders.Put(e)
 	}
-	if b := m.CustomService; b != nil {
-		dst = appendBody(dst, "customservice", field{"kf_account", b.KfAccount, true})
+	return out, err
+}
+
+// keepLineSeparators rewrites, in place, the escapes \u2028 and \u2029 that
+// encoding/json writes for U+2028 and U+2029 into the characters. It reads
+// escapes as JSON does, so an escaped backslash followed by "u2028" stays.
+func keepLineSeparators(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u202`)) {
+		return b
 	}
-	if b := m.AIMsgContext; b != nil {
-		dst = append(dst, `,"aimsgcontext":{"is_ai_msg":`...)
-		dst = strconv.AppendInt(dst, int64(b.IsAIMsg), 10)
-		dst = append(dst, '}')
-	}
-	return append(dst, '}')
-}
-
-func (b *Text) appendTo(dst []byte) []byte {
-	return appendBody(dst, "text", field{"content", b.Content, true})
-}
-
-func (b *Media) appendTo(dst []byte, key string) []byte {
-	return appendBody(dst, key, field{"media_id", b.MediaID, true})
-}
-
-func (b *Video) appendTo(dst []byte) []byte {
-	return appendBody(dst, "video", field{"media_id", b.MediaID, true}, field{"thumb_media_id", b.ThumbMediaID, false},
-		field{"title", b.Title, false}, field{"description", b.Description, false})
-}
-
-func (b *Music) appendTo(dst []byte) []byte {
-	return appendBody(dst, "music", field{"title", b.Title, false}, field{"description", b.Description, false},
-		field{"musicurl", b.MusicURL, false}, field{"hqmusicurl", b.HQMusicURL, false},
-		field{"thumb_media_id", b.ThumbMediaID, true})
-}
-
-func (b *News) appendTo(dst []byte) []byte {
-	dst = append(dst, `,"news":{"articles":`...)
-	dst = appendList(dst, b.Articles, func(dst []byte, a Article) []byte {
-		return appendObject(dst, false, field{"title", a.Title, true}, field{"description", a.Description, false},
-			field{"url", a.URL, true}, field{"picurl", a.PicURL, false})
-	})
-	return append(dst, '}')
-}
-
-func (b *MPNewsArticle) appendTo(dst []byte) []byte {
-	return appendBody(dst, "mpnewsarticle", field{"article_id", b.ArticleID, true})
-}
-
-func (b *MsgMenu) appendTo(dst []byte) []byte {
-	dst = append(dst, `,"msgmenu":{`...)
-	dst = appendObject(dst, false, field{"head_content", b.HeadContent, false})
-	if b.HeadContent != "" {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `"list":`...)
-	dst = appendList(dst, b.List, func(dst []byte, it MenuItem) []byte {
-		return appendObject(dst, false, field{"id", it.ID, true}, field{"content", it.Content, true})
-	})
-	dst = appendObject(dst, true, field{"tail_content", b.TailContent, false})
-	return append(dst, '}')
-}
-
-func (b *WxCard) appendTo(dst []byte) []byte {
-	return appendBody(dst, "wxcard", field{"card_id", b.CardID, true})
-}
-
-func (b *MiniProgramPage) appendTo(dst []byte) []byte {
-	return appendBody(dst, "miniprogrampage", field{"title", b.Title, true}, field{"appid", b.AppID, false},
-		field{"pagepath", b.PagePath, true}, field{"thumb_media_id", b.ThumbMediaID, true})
-}
-
-func (b *Link) appendTo(dst []byte) []byte {
-	return appendBody(dst, "link", field{"title", b.Title, true}, field{"description", b.Description, false},
-		field{"url", b.URL, true}, field{"thumb_url", b.ThumbURL, true})
-}
-
-// appendList appends items as a JSON array of objects, each written by
-// members, or null for a nil slice (as encoding/json does).
-func appendList[T any](dst []byte, items []T, members func([]byte, T) []byte) []byte {
-	if items == nil {
-		return append(dst, "null"...)
-	}
-	dst = append(dst, '[')
-	for i, it := range items {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(members(append(dst, '{'), it), '}')
-	}
-	return append(dst, ']')
-}
-
-// field is one string member of a JSON object; an optional one is left out
-// when empty (omitempty).
-type field struct {
-	key, val string
-	required bool
-}
-
-// appendBody appends `,"key":{fields}`.
-func appendBody(dst []byte, key string, fields ...field) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, key...)
-	dst = append(dst, `":{`...)
-	dst = appendObject(dst, false, fields...)
-	return append(dst, '}')
-}
-
-// appendObject appends the members of fields that are present, separated by
-// commas; after says whether members precede them in the object.
-func appendObject(dst []byte, after bool, fields ...field) []byte {
-	for _, f := range fields {
-		if f.val == "" && !f.required {
+	out := b[:0] // the output never overtakes the input: 6 bytes become 3
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			out = append(out, b[i])
 			continue
 		}
-		if after {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, f.key...)
-		dst = append(dst, '"', ':')
-		dst = appendString(dst, f.val)
-		after = true
-	}
-	return dst
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by \ufffd, everything else
-// (<, >, &, all of Unicode) as is.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
+		if e := b[i+1:]; len(e) >= 5 && string(e[:4]) == "u202" && (e[4] == '8' || e[4] == '9') {
+			out = append(out, 0xe2, 0x80, 0xa8+e[4]-'8')
+			i += 5
 			continue
 		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
+		out = append(out, b[i], b[i+1])
 		i++
-		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return out
 }

@@ -63,7 +63,7 @@ func (w recordWire) record() Record {
 
 // MarshalJSON writes r as WeChat's record list does.
 func (r Record) MarshalJSON() ([]byte, error) {
-	return appendJSON(nil, recordWire{r.OpenID, r.OperCode, r.Text, r.Time.Unix(), r.Worker})
+	return marshalWire(recordWire{r.OpenID, r.OperCode, r.Text, r.Time.Unix(), r.Worker})
 }
 
 // UnmarshalJSON reads an entry of WeChat's record list.
@@ -116,7 +116,7 @@ func (c *Client) RecordsPage(ctx context.Context, start, end time.Time, msgID in
 }
 
 func (c *Client) recordPage(ctx context.Context, start, end, msgID int64, number int) (*RecordPage, error) {
-	body, err := appendJSON(nil, struct {
+	body, err := marshalWire(struct {
 		StartTime int64 `json:"starttime"`
 		EndTime   int64 `json:"endtime"`
 		MsgID     int64 `json:"msgid"`
@@ -131,9 +131,9 @@ func (c *Client) recordPage(ctx context.Context, start, end, msgID int64, number
 		MsgID  int64        `json:"msgid"`
 	}
 	// A read, though a POST: retried on unknown outcomes.
-	r := &request{method: http.MethodPost, path: msgRecordPath, body: jsonBody(body), retryUnknown: true, maxAnswer: maxRecordAnswer,
+	r := &request{method: http.MethodPost, path: msgRecordPath, retryUnknown: true, maxAnswer: maxRecordAnswer,
 		out: &a, hasData: func() bool { return a.List != nil || a.Number != nil }}
-	if err := c.do(ctx, r); err != nil {
+	if err := c.do(ctx, r.withJSON(body)); err != nil {
 		return nil, err
 	}
 	p := &RecordPage{Records: make([]Record, len(a.List)), NextMsgID: a.MsgID}
