@@ -12,10 +12,11 @@ import (
 // TokenStore shares access tokens between the processes of one app, so that
 // they do not knock each other's tokens out: with the classic endpoint every
 // fetch kills the previous token after 5 minutes, and with the stable one a
-// force_refresh kills everyone's at once (20 a day per account). Package
-// redistoken implements it on Redis; another store (etcd, a database) needs
-// only these four calls. Keys name an app id and an endpoint kind, such as
-// "wx1234/stable". Implementations must be safe for concurrent use.
+// force_refresh kills everyone's at once (20 a day per account).
+// redisstore.NewTokenStore implements it on Redis; another store (etcd, a
+// database) needs only these four calls. Keys name an app id and an
+// endpoint kind, such as "wx1234/stable". Implementations must be safe for
+// concurrent use.
 //
 // The token source reads the store only when its own copy is missing, due
 // for refresh, or rejected: the hot path makes no store round trip.

@@ -1,4 +1,4 @@
-package redistoken
+package redisstore
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// These tests run kefu token sources WithTokenStore(Store) in this process,
-// each with its own Redis client, as separate processes would.
+// These tests run kefu token sources WithTokenStore(a TokenStore) in this
+// process, each with its own Redis client, as separate processes would.
 
 // TestForceRefreshShared: the stable endpoint hands back the token WeChat
 // just rejected, so a force_refresh is due; it is made once for all
@@ -35,7 +35,7 @@ func TestForceRefreshShared(t *testing.T) {
 		ps[i] = newProcess(t, srv, &redis.Options{Addr: rdb.Options().Addr}, prefix, kefu.WithLogger(slog.New(log)))
 	}
 	key := srv.AppID + "/stable"
-	store := New(rdb, WithPrefix(prefix))
+	store := NewTokenStore(rdb, WithPrefix(prefix))
 	current := func() string {
 		st, err := store.Load(ctx, key)
 		require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestRedisDown(t *testing.T) {
 	srv.RotateTokens()
 	send()
 	direct := newRedis(t, addr)
-	st, err := New(direct).Load(ctx, srv.AppID+"/stable")
+	st, err := NewTokenStore(direct).Load(ctx, srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.NotEmpty(t, st.Value, "the new token is shared again")
 	assert.Len(t, log.matching("INFO", "token store is back"), 1)

@@ -1,4 +1,4 @@
-package redistoken_test
+package redisstore_test
 
 import (
 	"context"
@@ -11,20 +11,20 @@ import (
 
 	"github.com/kefu-go/kefu"
 	"github.com/kefu-go/kefu/kefutest"
-	"github.com/kefu-go/kefu/redistoken"
+	"github.com/kefu-go/kefu/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
 // Every instance of a service builds its client this way: the first to need
 // a token fetches it, the others take it from Redis, and a token WeChat
 // rejects is refreshed once for all of them.
-func Example() {
+func ExampleNewTokenStore() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
 	defer rdb.Close()
 	logger := slog.Default()
 
 	tokens, err := kefu.NewTokenSource(os.Getenv("WECHAT_APPID"), os.Getenv("WECHAT_SECRET"),
-		kefu.WithTokenStore(redistoken.New(rdb)), kefu.WithLogger(logger))
+		kefu.WithTokenStore(redisstore.NewTokenStore(rdb)), kefu.WithLogger(logger))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func Example() {
 // logs the outage once, at warn level); WithTokenStoreFailClosed makes it
 // fail instead. Here the Redis client's dialer fails, as when Redis is down,
 // and kefutest stands in for WeChat.
-func Example_redisDown() {
+func ExampleNewTokenStore_redisDown() {
 	wechat := kefutest.NewServer()
 	defer wechat.Close()
 	wechat.Interact("o-user", kefutest.UserMessage)
@@ -56,7 +56,7 @@ func Example_redisDown() {
 		},
 	})
 	defer rdb.Close()
-	store := redistoken.New(rdb)
+	store := redisstore.NewTokenStore(rdb)
 	ctx := context.Background()
 
 	_, err := wechat.Client(kefu.WithTokenStore(store)).Send(ctx, kefu.NewText("o-user", "hello"))

@@ -1,4 +1,4 @@
-package redistoken
+package redisstore
 
 import (
 	"context"
@@ -58,7 +58,7 @@ func compareStore(b *testing.B, par int) {
 		}
 		return c
 	}
-	shared := client(kefu.WithTokenStore(New(rdb, WithPrefix(prefix))))
+	shared := client(kefu.WithTokenStore(NewTokenStore(rdb, WithPrefix(prefix))))
 	local := client()
 	msg := kefu.NewText("oBENCH_openid_0123456789", "您好，这是一条客服消息 <a href=\"https://example.com/?a=1&b=2\">详情</a>")
 	run := func(c *kefu.Client, n int) time.Duration {

@@ -1,15 +1,15 @@
-// Package redistoken shares kefu's access tokens across processes through
-// Redis: a kefu.TokenStore for kefu.WithTokenStore.
+// Package redisstore implements kefu's stores on Redis. NewTokenStore shares
+// access tokens across processes: a kefu.TokenStore for kefu.WithTokenStore.
 //
 // Every process of an app that fetches its own token knocks the others' out
 // (the classic endpoint kills the previous token 5 minutes after each fetch,
 // and a force_refresh of the stable endpoint kills everyone's at once, at
-// most 20 a day per account). With a Store, the processes fetch once for all,
-// refresh once for all after a rejection, and count force_refresh calls for
-// the whole account:
+// most 20 a day per account). With a TokenStore, the processes fetch once
+// for all, refresh once for all after a rejection, and count force_refresh
+// calls for the whole account:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
-//	tokens, err := kefu.NewTokenSource(appID, secret, kefu.WithTokenStore(redistoken.New(rdb)))
+//	tokens, err := kefu.NewTokenSource(appID, secret, kefu.WithTokenStore(redisstore.NewTokenStore(rdb)))
 //	client, err := kefu.NewClient(tokens)
 //
 // The token source reads Redis only when its own copy of the token is
@@ -20,8 +20,8 @@
 //
 // # Keys
 //
-// A Store keeps, for each app id and endpoint kind (the kefu key, such as
-// "wx1234/stable"), these keys, whose hash tag puts them all in one Redis
+// A TokenStore keeps, for each app id and endpoint kind (the kefu key, such
+// as "wx1234/stable"), these keys, whose hash tag puts them all in one Redis
 // Cluster slot so that the Lua scripts may touch them together:
 //
 //	kefu:{wx1234/stable}:token             the token, as JSON, expiring with it
@@ -33,7 +33,7 @@
 //
 //	{"token":"ACCESS_TOKEN","refresh_at":"2026-11-27T03:57:12.5Z","expires_at":"2026-11-27T04:00:00Z"}
 //
-// The "kefu" prefix is changed with WithPrefix. The Store works with any
+// The "kefu" prefix is changed with WithPrefix. A TokenStore works with any
 // redis.UniversalClient: a single node, Sentinel (failover) or Cluster, on
 // Redis 5.0 or later (or a compatible server with Lua scripting).
 //
@@ -49,7 +49,7 @@
 //		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
 //		MaxRetries: 1, DialerRetries: 1,
 //	})
-package redistoken
+package redisstore
 
 import (
 	"context"
@@ -66,7 +66,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultPrefix starts every key a Store uses unless WithPrefix says otherwise.
+// DefaultPrefix starts every key a TokenStore uses unless WithPrefix says
+// otherwise.
 const DefaultPrefix = "kefu"
 
 // DefaultLockTTL is how long a refresh lock lives unless WithLockTTL says
@@ -78,27 +79,28 @@ const DefaultLockTTL = 10 * time.Second
 // time zone of the processes.
 const forceDayTTL = 48 * time.Hour
 
-// Store is a kefu.TokenStore on Redis. Create it with New; it is safe for
-// concurrent use. Processes that share tokens must use the same prefix.
-type Store struct {
+// TokenStore is a kefu.TokenStore on Redis. Create it with NewTokenStore; it
+// is safe for concurrent use. Processes that share tokens must use the same
+// prefix.
+type TokenStore struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	lockTTL time.Duration
-	owner   string // this Store's lock owner id, before a per-lock suffix
+	owner   string // this TokenStore's lock owner id, before a per-lock suffix
 }
 
-var _ kefu.TokenStore = (*Store)(nil)
+var _ kefu.TokenStore = (*TokenStore)(nil)
 
-// Option configures New.
-type Option func(*Store)
+// Option configures NewTokenStore.
+type Option func(*TokenStore)
 
 // WithPrefix starts every key with prefix and a colon instead of "kefu:"
 // (an empty prefix: no prefix at all). Processes sharing tokens must use
 // the same prefix; processes with different prefixes never meet. Whatever
 // the prefix, the keys of one app and kind share one Cluster slot (a prefix
-// holding a hash tag puts all of the Store's keys in its slot).
+// holding a hash tag puts all of the TokenStore's keys in its slot).
 func WithPrefix(prefix string) Option {
-	return func(s *Store) { s.prefix = prefix }
+	return func(s *TokenStore) { s.prefix = prefix }
 }
 
 // WithLockTTL sets how long a refresh lock lives (default DefaultLockTTL).
@@ -108,20 +110,20 @@ func WithPrefix(prefix string) Option {
 // panics: it is a programming error.
 func WithLockTTL(d time.Duration) Option {
 	if d <= 0 {
-		panic("redistoken: WithLockTTL needs a duration > 0")
+		panic("redisstore: WithLockTTL needs a duration > 0")
 	}
 	d = time.Duration(millis(d)) * time.Millisecond
-	return func(s *Store) { s.lockTTL = d }
+	return func(s *TokenStore) { s.lockTTL = d }
 }
 
-// New returns a Store keeping tokens in rdb (a *redis.Client, a Sentinel
-// failover client or a *redis.ClusterClient). The Store does not close rdb.
-// A nil rdb panics.
-func New(rdb redis.UniversalClient, opts ...Option) *Store {
+// NewTokenStore returns a TokenStore keeping tokens in rdb (a *redis.Client,
+// a Sentinel failover client or a *redis.ClusterClient). The TokenStore does
+// not close rdb. A nil rdb panics.
+func NewTokenStore(rdb redis.UniversalClient, opts ...Option) *TokenStore {
 	if rdb == nil {
-		panic("redistoken: New needs a Redis client")
+		panic("redisstore: NewTokenStore needs a Redis client")
 	}
-	s := &Store{rdb: rdb, prefix: DefaultPrefix, lockTTL: DefaultLockTTL}
+	s := &TokenStore{rdb: rdb, prefix: DefaultPrefix, lockTTL: DefaultLockTTL}
 	for _, o := range opts {
 		if o != nil {
 			o(s)
@@ -133,7 +135,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 }
 
 // base returns the start of key's Redis keys: prefix:{key}.
-func (s *Store) base(key string) string {
+func (s *TokenStore) base(key string) string {
 	if s.prefix == "" {
 		return "{" + key + "}"
 	}
@@ -142,15 +144,15 @@ func (s *Store) base(key string) string {
 
 // tokenKey is the Redis key holding the token of key (a kefu store key such
 // as "wx1234/stable").
-func (s *Store) tokenKey(key string) string { return s.base(key) + ":token" }
+func (s *TokenStore) tokenKey(key string) string { return s.base(key) + ":token" }
 
 // lockKey is the Redis key of key's refresh lock.
-func (s *Store) lockKey(key string) string { return s.base(key) + ":lock" }
+func (s *TokenStore) lockKey(key string) string { return s.base(key) + ":lock" }
 
 // forceKeys returns the Redis keys of key's force_refresh accounting: the
 // time of the last force_refresh, and the count of day (a UTC+8 date,
 // "2006-01-02").
-func (s *Store) forceKeys(key, day string) (last, count string) {
+func (s *TokenStore) forceKeys(key, day string) (last, count string) {
 	b := s.base(key)
 	return b + ":force:last", b + ":force:" + day
 }
@@ -174,13 +176,13 @@ func decode(v string) kefu.SharedToken {
 
 // Load returns the token stored under key, or a zero kefu.SharedToken when
 // there is none (or what is stored cannot be read).
-func (s *Store) Load(ctx context.Context, key string) (kefu.SharedToken, error) {
+func (s *TokenStore) Load(ctx context.Context, key string) (kefu.SharedToken, error) {
 	v, err := s.rdb.Get(ctx, s.tokenKey(key)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return kefu.SharedToken{}, nil
 	case err != nil:
-		return kefu.SharedToken{}, fmt.Errorf("redistoken: load %s: %w", key, err)
+		return kefu.SharedToken{}, fmt.Errorf("redisstore: load %s: %w", key, err)
 	}
 	return decode(v), nil
 }
@@ -204,17 +206,17 @@ return 1
 // it did. The compare and the swap are one Lua script, so a refresh never
 // overwrites a newer token with an older one. An empty next.Value is an
 // error; a next that has already expired is stored for 1 ms.
-func (s *Store) CompareAndSwap(ctx context.Context, key, old string, next kefu.SharedToken) (bool, error) {
+func (s *TokenStore) CompareAndSwap(ctx context.Context, key, old string, next kefu.SharedToken) (bool, error) {
 	if next.Value == "" {
-		return false, errors.New("redistoken: compare-and-swap " + key + ": empty token")
+		return false, errors.New("redisstore: compare-and-swap " + key + ": empty token")
 	}
 	v, err := json.Marshal(entry{Token: next.Value, RefreshAt: next.RefreshAt.UTC(), ExpiresAt: next.ExpiresAt.UTC()})
 	if err != nil {
-		return false, fmt.Errorf("redistoken: compare-and-swap %s: %w", key, err)
+		return false, fmt.Errorf("redisstore: compare-and-swap %s: %w", key, err)
 	}
 	n, err := casScript.Run(ctx, s.rdb, []string{s.tokenKey(key)}, old, v, millis(time.Until(next.ExpiresAt))).Int()
 	if err != nil {
-		return false, fmt.Errorf("redistoken: compare-and-swap %s: %w", key, err)
+		return false, fmt.Errorf("redisstore: compare-and-swap %s: %w", key, err)
 	}
 	return n == 1, nil
 }
@@ -230,16 +232,16 @@ return 0
 // if this holder still owns it (a Lua script compares the owner id), so
 // that a holder whose lock expired never frees its successor's; it may be
 // called more than once and waits at most the lock TTL.
-func (s *Store) Lock(ctx context.Context, key string) (release func(context.Context), ok bool, err error) {
+func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context.Context), ok bool, err error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return nil, false, fmt.Errorf("redistoken: lock %s: %w", key, err)
+		return nil, false, fmt.Errorf("redisstore: lock %s: %w", key, err)
 	}
 	owner := s.owner + hex.EncodeToString(id[:])
 	lockKey := s.lockKey(key)
 	ok, err = s.rdb.SetNX(ctx, lockKey, owner, s.lockTTL).Result()
 	if err != nil {
-		return nil, false, fmt.Errorf("redistoken: lock %s: %w", key, err)
+		return nil, false, fmt.Errorf("redisstore: lock %s: %w", key, err)
 	}
 	if !ok {
 		return nil, false, nil
@@ -277,7 +279,7 @@ return 1
 // Lua script, so however many processes ask at once, one gets it. The day's
 // count and the time of the last are kept for 48 hours. A perDay <= 0
 // allows none; a spacing <= 0 does not space them.
-func (s *Store) ReserveForceRefresh(ctx context.Context, key, day string, spacing time.Duration, perDay int) (bool, error) {
+func (s *TokenStore) ReserveForceRefresh(ctx context.Context, key, day string, spacing time.Duration, perDay int) (bool, error) {
 	if perDay <= 0 {
 		return false, nil
 	}
@@ -285,7 +287,7 @@ func (s *Store) ReserveForceRefresh(ctx context.Context, key, day string, spacin
 	n, err := reserveScript.Run(ctx, s.rdb, []string{last, count}, max(spacing.Milliseconds(), 0), perDay,
 		forceDayTTL.Milliseconds()).Int()
 	if err != nil {
-		return false, fmt.Errorf("redistoken: reserve force_refresh %s: %w", key, err)
+		return false, fmt.Errorf("redisstore: reserve force_refresh %s: %w", key, err)
 	}
 	return n == 1, nil
 }

@@ -1,4 +1,4 @@
-module github.com/kefu-go/kefu/redistoken
+module github.com/kefu-go/kefu/redisstore
 
 go 1.23.0
 

@@ -1,4 +1,4 @@
-package redistoken
+package redisstore
 
 import (
 	"context"
@@ -24,10 +24,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-// The tests prove the Store's guarantees against a real redis-server, whose
-// address comes from KEFU_REDIS_ADDR (e.g. 127.0.0.1:6399). Without it they
-// skip, except under CI (CI non-empty), where they fail. A few tests start
-// their own redis-server (found on PATH) to stop it, or to run a cluster.
+// The tests prove the TokenStore's guarantees against a real redis-server,
+// whose address comes from KEFU_REDIS_ADDR (e.g. 127.0.0.1:6399). Without it
+// they skip, except under CI (CI non-empty), where they fail. A few tests
+// start their own redis-server (found on PATH) to stop it, or to run a
+// cluster.
 //
 //	redis-server --port 6399 --save '' --appendonly no --daemonize yes
 //	KEFU_REDIS_ADDR=127.0.0.1:6399 go test -race ./...
@@ -230,8 +231,8 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	}
 }
 
-// process is one simulated process: its own Redis client, Store, HTTP client
-// and kefu Client on a kefutest server.
+// process is one simulated process: its own Redis client, TokenStore, HTTP
+// client and kefu Client on a kefutest server.
 type process struct {
 	rdb    *redis.Client
 	client *kefu.Client
@@ -245,7 +246,7 @@ func newProcess(tb testing.TB, srv *kefutest.Server, ropts *redis.Options, prefi
 	rdb := redis.NewClient(&o)
 	tb.Cleanup(func() { rdb.Close() })
 	hc := &http.Client{Transport: &http.Transport{}}
-	store := New(rdb, WithPrefix(prefix))
+	store := NewTokenStore(rdb, WithPrefix(prefix))
 	client := srv.Client(append([]kefu.Option{kefu.WithHTTPClient(hc), kefu.WithTokenStore(store)}, opts...)...)
 	tb.Cleanup(hc.CloseIdleConnections)
 	return &process{rdb: rdb, client: client}

@@ -1,4 +1,4 @@
-package redistoken
+package redisstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// backend is a Redis the Store semantics tests run against.
+// backend is a Redis the TokenStore semantics tests run against.
 type backend struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -58,18 +58,18 @@ func TestKeys(t *testing.T) {
 	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{})
 	defer rdb.Close()
-	s := New(rdb)
+	s := NewTokenStore(rdb)
 	last, count := s.forceKeys("wxAPPID/stable", "2026-11-27")
 	assert.Equal(t, []string{"kefu:{wxAPPID/stable}:token", "kefu:{wxAPPID/stable}:lock",
 		"kefu:{wxAPPID/stable}:force:last", "kefu:{wxAPPID/stable}:force:2026-11-27"},
 		[]string{s.tokenKey("wxAPPID/stable"), s.lockKey("wxAPPID/stable"), last, count})
-	assert.Equal(t, "{wx/classic}:token", New(rdb, WithPrefix("")).tokenKey("wx/classic"))
-	assert.Equal(t, "app:{wx/classic}:lock", New(rdb, WithPrefix("app")).lockKey("wx/classic"))
+	assert.Equal(t, "{wx/classic}:token", NewTokenStore(rdb, WithPrefix("")).tokenKey("wx/classic"))
+	assert.Equal(t, "app:{wx/classic}:lock", NewTokenStore(rdb, WithPrefix("app")).lockKey("wx/classic"))
 	// Every key of one app and kind has one hash tag, hence one Cluster slot,
 	// whatever the prefix or the key.
 	for _, prefix := range []string{"kefu", "", "my{app}", "a}b"} {
 		for _, key := range []string{"wx1/stable", "wx}odd/classic", "wx{odd/stable"} {
-			s := New(rdb, WithPrefix(prefix))
+			s := NewTokenStore(rdb, WithPrefix(prefix))
 			last, count := s.forceKeys(key, "2026-11-27")
 			tag := hashTag(s.tokenKey(key))
 			for _, k := range []string{s.lockKey(key), last, count} {
@@ -78,10 +78,10 @@ func TestKeys(t *testing.T) {
 		}
 	}
 	assert.Equal(t, DefaultLockTTL, s.lockTTL)
-	assert.Equal(t, time.Second, New(rdb, WithLockTTL(time.Second)).lockTTL)
-	assert.Equal(t, 2*time.Millisecond, New(rdb, WithLockTTL(1500*time.Microsecond)).lockTTL, "rounded up to ms")
+	assert.Equal(t, time.Second, NewTokenStore(rdb, WithLockTTL(time.Second)).lockTTL)
+	assert.Equal(t, 2*time.Millisecond, NewTokenStore(rdb, WithLockTTL(1500*time.Microsecond)).lockTTL, "rounded up to ms")
 	assert.Panics(t, func() { WithLockTTL(0) })
-	assert.Panics(t, func() { New(nil) })
+	assert.Panics(t, func() { NewTokenStore(nil) })
 	assert.Equal(t, int64(1), millis(-time.Hour))
 	assert.Equal(t, int64(1), millis(time.Nanosecond))
 	assert.Equal(t, int64(1500), millis(1500*time.Millisecond))
@@ -100,12 +100,12 @@ func hashTag(key string) string {
 }
 
 // TestCompareAndSwap: a refresh never overwrites a newer token with an
-// older one (guarantee 2, on the Store itself).
+// older one (guarantee 2, on the TokenStore itself).
 func TestCompareAndSwap(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		s := New(b.rdb, WithPrefix(b.prefix))
+		s := NewTokenStore(b.rdb, WithPrefix(b.prefix))
 		const key = "wxcas/stable"
 		st, err := s.Load(ctx, key)
 		require.NoError(t, err)
@@ -191,8 +191,8 @@ func TestLock(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		s := New(b.rdb, WithPrefix(b.prefix), WithLockTTL(5*time.Second))
-		other := New(b.rdb, WithPrefix(b.prefix))
+		s := NewTokenStore(b.rdb, WithPrefix(b.prefix), WithLockTTL(5*time.Second))
+		other := NewTokenStore(b.rdb, WithPrefix(b.prefix))
 		const key = "wxlock/stable"
 		release, ok, err := s.Lock(ctx, key)
 		require.NoError(t, err)
@@ -208,7 +208,7 @@ func TestLock(t *testing.T) {
 		assert.False(t, ok, "held")
 		_, ok, err = s.Lock(ctx, key)
 		require.NoError(t, err)
-		assert.False(t, ok, "held, even for the same Store")
+		assert.False(t, ok, "held, even for the same TokenStore")
 		_, ok, err = s.Lock(ctx, "wxlock/classic")
 		require.NoError(t, err)
 		assert.True(t, ok, "another key has its own lock")
@@ -241,7 +241,7 @@ func TestLockExpires(t *testing.T) {
 	rdb, prefix := realRedis(t)
 	ctx := context.Background()
 	const ttl = 200 * time.Millisecond
-	s := New(rdb, WithPrefix(prefix), WithLockTTL(ttl))
+	s := NewTokenStore(rdb, WithPrefix(prefix), WithLockTTL(ttl))
 	start := time.Now()
 	_, ok, err := s.Lock(ctx, "wx/stable")
 	require.NoError(t, err)
@@ -254,16 +254,16 @@ func TestLockExpires(t *testing.T) {
 }
 
 // TestReserveForceRefresh: force_refresh is spaced and counted per day in
-// Redis, for every process at once (guarantee 3, on the Store itself).
+// Redis, for every process at once (guarantee 3, on the TokenStore itself).
 func TestReserveForceRefresh(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		procs := []*Store{New(b.rdb, WithPrefix(b.prefix)), New(b.rdb, WithPrefix(b.prefix)), New(b.rdb, WithPrefix(b.prefix))}
+		procs := []*TokenStore{NewTokenStore(b.rdb, WithPrefix(b.prefix)), NewTokenStore(b.rdb, WithPrefix(b.prefix)), NewTokenStore(b.rdb, WithPrefix(b.prefix))}
 		s := procs[0]
 		const key, day = "wxforce/stable", "2026-11-27"
 		last, count := s.forceKeys(key, day)
-		reserve := func(s *Store, day string, spacing time.Duration, perDay int) bool {
+		reserve := func(s *TokenStore, day string, spacing time.Duration, perDay int) bool {
 			ok, err := s.ReserveForceRefresh(ctx, key, day, spacing, perDay)
 			require.NoError(t, err)
 			return ok
@@ -318,7 +318,7 @@ func TestReserveForceRefresh(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := New(b.rdb, WithPrefix(b.prefix)).ReserveForceRefresh(ctx, "wxrace/stable", day, 30*time.Second, 18)
+				ok, err := NewTokenStore(b.rdb, WithPrefix(b.prefix)).ReserveForceRefresh(ctx, "wxrace/stable", day, 30*time.Second, 18)
 				assert.NoError(t, err)
 				if ok {
 					wins.Add(1)
@@ -336,7 +336,7 @@ func TestReserveForceRefreshSpacing(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := realRedis(t)
 	ctx := context.Background()
-	s := New(rdb, WithPrefix(prefix))
+	s := NewTokenStore(rdb, WithPrefix(prefix))
 	const spacing = 300 * time.Millisecond
 	start := time.Now()
 	ok, err := s.ReserveForceRefresh(ctx, "wx/stable", "2026-11-27", spacing, 18)
@@ -374,7 +374,7 @@ func TestCluster(t *testing.T) {
 
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{p.addr}})
 	t.Cleanup(func() { cc.Close() })
-	s := New(cc)
+	s := NewTokenStore(cc)
 	const key = "wxcluster/stable"
 	ok, err := s.CompareAndSwap(ctx, key, "", sharedToken("TOKEN_A", time.Hour))
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package redistoken
+package redisstore
 
 import (
 	"bufio"
@@ -25,9 +25,9 @@ import (
 )
 
 // The cross-process tests re-run the test binary as child processes
-// (TestHelperProcess), each with its own Redis client, Store, token source
-// and kefu Client, all on one kefutest server that the parent runs and
-// inspects. A child reads commands on stdin, one a line, and answers on
+// (TestHelperProcess), each with its own Redis client, TokenStore, token
+// source and kefu Client, all on one kefutest server that the parent runs
+// and inspects. A child reads commands on stdin, one a line, and answers on
 // stdout:
 //
 //	ready                 once set up (the parent waits for every child's)
@@ -39,7 +39,7 @@ import (
 
 // The child's environment.
 const (
-	envHelper  = "KEFU_REDISTOKEN_HELPER" // "1" in a child
+	envHelper  = "KEFU_REDISSTORE_HELPER" // "1" in a child
 	envURL     = "KEFU_HELPER_URL"
 	envAppID   = "KEFU_HELPER_APPID"
 	envSecret  = "KEFU_HELPER_SECRET"
@@ -72,7 +72,7 @@ func helperMain() int {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	kopts := []kefu.Option{kefu.WithBaseURL(os.Getenv(envURL)), kefu.WithRetry(kefutest.FastRetry()),
-		kefu.WithHTTPClient(hc), kefu.WithLogger(log), kefu.WithTokenStore(New(rdb, opts...))}
+		kefu.WithHTTPClient(hc), kefu.WithLogger(log), kefu.WithTokenStore(NewTokenStore(rdb, opts...))}
 	ts, err := kefu.NewTokenSource(os.Getenv(envAppID), os.Getenv(envSecret), kopts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -333,7 +333,7 @@ func TestProcessesColdStart(t *testing.T) {
 	seen := tokens(t, commandAll(t, children, "token"), goroutines)
 	require.Len(t, seen, 1, "one token for all")
 	assert.Equal(t, 1, srv.Calls(kefutest.PathStableToken), "one fetch for %d processes x %d goroutines", procs, goroutines)
-	st, err := New(rdb, WithPrefix(prefix)).Load(context.Background(), srv.AppID+"/stable")
+	st, err := NewTokenStore(rdb, WithPrefix(prefix)).Load(context.Background(), srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.Contains(t, seen, st.Value, "published in Redis")
 }
@@ -362,7 +362,7 @@ func TestProcessesOneRefreshAfterRejection(t *testing.T) {
 	assert.Equal(t, 2, srv.Calls(kefutest.PathStableToken), "the cold fetch and one refresh")
 	assert.Len(t, srv.Messages("o-user"), procs*goroutines, "every send went out")
 	assert.GreaterOrEqual(t, srv.Calls(kefutest.PathSend), procs+procs*goroutines, "each process met 40001")
-	st, err := New(rdb, WithPrefix(prefix)).Load(context.Background(), srv.AppID+"/stable")
+	st, err := NewTokenStore(rdb, WithPrefix(prefix)).Load(context.Background(), srv.AppID+"/stable")
 	require.NoError(t, err)
 	assert.Contains(t, seen, st.Value)
 }
@@ -377,7 +377,7 @@ func TestProcessKilledHoldingLock(t *testing.T) {
 	const lockTTL = 3 * time.Second // long enough that a slow machine still kills the holder inside it
 	children := startChildren(t, 2, childConfig{srv: srv, prefix: prefix, g: 1, lockTTL: lockTTL})
 	holder, other := children[0], children[1]
-	store := New(rdb, WithPrefix(prefix))
+	store := NewTokenStore(rdb, WithPrefix(prefix))
 	lockKey := store.lockKey(srv.AppID + "/stable")
 	ctx := context.Background()
 
