@@ -458,12 +458,12 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) reply {
 		if err := decodeAdmin(body, &req); err != nil {
 			return adminError(http.StatusBadRequest, 47001, "kefutest: "+want+": "+err.Error())
 		}
-		a, ok := actionNamed(req.Action)
-		switch {
-		case req.OpenID == "":
+		if req.OpenID == "" {
 			return adminError(http.StatusBadRequest, 47001, "kefutest: openid missing: "+want)
-		case !ok:
-			return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: unknown action %q: want one of %s", req.Action, actionNames()))
+		}
+		a, err := kefu.ParseAction(req.Action)
+		if err != nil {
+			return adminError(http.StatusBadRequest, 47001, "kefutest: "+ruleOf(err))
 		}
 		s.Interact(req.OpenID, a)
 		return okReply()
@@ -530,21 +530,11 @@ func decodeAdmin(body []byte, v any) error {
 	return nil
 }
 
-// actionNamed returns the Action whose String is name, in any case.
-func actionNamed(name string) (Action, bool) {
-	for a := UserMessage; a <= Payment; a++ {
-		if strings.EqualFold(a.String(), name) {
-			return a, true
-		}
+// ruleOf returns the rule a *kefu.ValidationError names (e.g. `unknown
+// action "Wave": want one of ...`), or the error's text.
+func ruleOf(err error) string {
+	if ve := (*kefu.ValidationError)(nil); errors.As(err, &ve) {
+		return ve.Rule
 	}
-	return 0, false
-}
-
-// actionNames lists the actions' names for an error message.
-func actionNames() string {
-	var names []string
-	for a := UserMessage; a <= Payment; a++ {
-		names = append(names, a.String())
-	}
-	return strings.Join(names, ", ")
+	return err.Error()
 }

@@ -171,3 +171,42 @@ func TestFollowersAndUnfollow(t *testing.T) {
 	assert.Equal(t, "MenuClick", kefutest.MenuClick.String())
 	assert.Equal(t, "Action(99)", kefutest.Action(99).String())
 }
+
+func TestEnterSessionWindow(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t, kefutest.WithMiniProgram())
+	c := srv.Client()
+	ctx := context.Background()
+	srv.Interact("alice", kefutest.EnterSession)
+	assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(time.Minute), Left: 2},
+		srv.Window("alice", kefutest.EnterSession))
+	for range 2 {
+		_, err := c.Send(ctx, text("alice", "x"))
+		require.NoError(t, err)
+	}
+	_, err := c.Send(ctx, text("alice", "x"))
+	assert.Equal(t, 45047, codeOf(t, err), "2 messages")
+
+	srv.Interact("alice", kefutest.EnterSession) // entering again: a fresh quota
+	_, err = c.Send(ctx, text("alice", "x"))
+	require.NoError(t, err)
+	srv.Advance(time.Minute)
+	_, err = c.Send(ctx, text("alice", "x"))
+	assert.Equal(t, 45015, codeOf(t, err), "for 1 minute")
+	assert.Len(t, srv.Messages("alice"), 3)
+	assert.Equal(t, "EnterSession", kefutest.EnterSession.String())
+}
+
+func TestActionsAreKefus(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t)
+	for _, a := range kefu.Actions() {
+		rule, ok := a.Rule()
+		require.True(t, ok, a)
+		srv.Interact("alice", a)
+		assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(rule.For), Left: rule.Messages},
+			srv.Window("alice", a), a)
+	}
+	var a kefutest.Action = kefu.ActionScan // the same type
+	assert.Equal(t, kefutest.Scan, a)
+}
