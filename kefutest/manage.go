@@ -54,28 +54,6 @@ type kfSession struct {
 	created time.Time
 }
 
-// validKfAccount reports whether s is "prefix@wechatid": a prefix of 1 to
-// 10 of A-Z, a-z, 0-9, _, and a WeChat ID without @, spaces or control
-// characters.
-func validKfAccount(s string) bool {
-	at := strings.IndexByte(s, '@')
-	if at < 1 || at > 10 || at == len(s)-1 {
-		return false
-	}
-	for i := 0; i < at; i++ {
-		c := s[i]
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	for _, r := range s[at+1:] {
-		if r == '@' || r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 func validNickname(s string) bool {
 	n := utf8.RuneCountInString(s)
 	return s != "" && utf8.ValidString(s) && n <= maxNickname
@@ -84,17 +62,12 @@ func validNickname(s string) bool {
 // validWeChatID reports whether s looks like a WeChat ID: 6 to 20 of A-Z,
 // a-z, 0-9, _ and -, starting with a letter.
 func validWeChatID(s string) bool {
-	if len(s) < 6 || len(s) > 20 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 6 && len(s) <= 20 && isLetter(rune(s[0])) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return !isLetter(r) && !isDigit(r) && r != '_' && r != '-' })
 }
+
+func isLetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
+func isDigit(r rune) bool  { return r >= '0' && r <= '9' }
 
 // account returns the account named kf, registering it if new. s.mu must
 // be held.
@@ -117,7 +90,7 @@ func (s *Server) account(kf, nick string) *kfAccount {
 // worker until AcceptInvite or SetOnline. An invalid kf_account or
 // nickname panics.
 func (s *Server) AddAccount(kfAccount, nickname string) {
-	if !validKfAccount(kfAccount) || !validNickname(nickname) {
+	if kefu.ValidateKfAccount(kfAccount) != nil || !validNickname(nickname) {
 		panic("kefutest: AddAccount: invalid kf_account or nickname")
 	}
 	s.mu.Lock()
@@ -248,7 +221,7 @@ func (s *Server) addAccount(body []byte) reply {
 	req, code := s.decodeAccount(body)
 	switch _, exists := s.mg.accounts[req.KfAccount]; {
 	case code != 0:
-	case !validKfAccount(req.KfAccount):
+	case kefu.ValidateKfAccount(req.KfAccount) != nil:
 		code = 65404
 	case !validNickname(req.Nickname):
 		code = 65403

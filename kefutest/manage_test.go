@@ -41,6 +41,27 @@ func TestAccountChecks(t *testing.T) {
 	assert.Equal(t, 65411, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"bob_wx1"}`)))
 }
 
+func TestAccountShapes(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	for kf, want := range map[string]int{
+		"kf1@test": 0, "a@b": 0, "Kf_0123456@gh_abc": 0, // a prefix of up to 10
+		"@test": 65404, "kf1@": 65404, "kf1@te st": 65404, "kf1@a@b": 65404, "kf1@a\\u0001b": 65404, "kf1.x@test": 65404,
+	} {
+		assert.Equal(t, want, errcode(m.json(kefutest.PathAccountAdd, `{"kf_account":"`+kf+`","nickname":"x"}`)), kf)
+	}
+	invite := func(kf, wx string) int {
+		t.Helper()
+		return errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"`+kf+`","invite_wx":"`+wx+`"}`))
+	}
+	for _, wx := range []string{"", "abcde", "abcdefghij0123456789x", "1abcdef", "_abcdef", "abc def", "abcdé12", "abc@def"} {
+		assert.Equal(t, 65409, invite("kf1@test", wx), wx)
+	}
+	assert.Zero(t, invite("kf1@test", "abcdef"), "6 characters")
+	assert.Zero(t, invite("a@b", "Z-_09abcdefghij01234"), "20 characters")
+	assert.Panics(t, func() { srv.AddAccount("kf1@te st", "x") })
+}
+
 func TestSessionChecks(t *testing.T) {
 	t.Parallel()
 	srv, m := newMgmt(t)
