@@ -121,3 +121,43 @@ func TestMiniProgram(t *testing.T) {
 	_, err = c.Send(ctx, kefu.NewVoice("alice", "v"))
 	assert.Equal(t, 45162, codeOf(t, err))
 }
+
+func TestMissingBodyCountsAsEmpty(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	w := rawClient(t, srv)
+	tok := w.token()
+	srv.Interact("alice", kefutest.Payment)
+	want := map[kefu.MsgType]int{
+		kefu.TypeText: 44004, kefu.TypeNews: 44003, kefu.TypeMsgMenu: 44004,
+		kefu.TypeImage: 40007, kefu.TypeVoice: 40007, kefu.TypeVideo: 40007, kefu.TypeMusic: 40007,
+		kefu.TypeMPNews: 40007, kefu.TypeMPNewsArticle: 40007, kefu.TypeWxCard: 40007,
+		kefu.TypeMiniProgramPage: 40007, kefu.TypeLink: 40008, // link: not an Official Account's type
+	}
+	for _, typ := range kefu.MsgTypes() {
+		code, ok := want[typ]
+		if !assert.True(t, ok, "no expectation for %s", typ) {
+			continue
+		}
+		assert.Equal(t, code, w.send(tok, `{"touser":"alice","msgtype":"`+string(typ)+`"}`).ErrCode, typ)
+		assert.Equal(t, code, w.send(tok, `{"touser":"alice","msgtype":"`+string(typ)+`","`+string(typ)+`":{}}`).ErrCode, "empty %s", typ)
+	}
+	assert.Nil(t, srv.Messages("alice"))
+}
+
+func TestContentThatPasses(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.Interact("alice", kefutest.Payment)
+	c := srv.Client()
+	ctx := context.Background()
+	for _, m := range []*kefu.Message{
+		text("alice", "x"),
+		kefu.NewNews("alice", kefu.Article{Title: "a", URL: "https://a.example"}),
+		kefu.NewMsgMenu("alice", kefu.MsgMenu{List: []kefu.MenuItem{{ID: "1", Content: "yes"}}}),
+	} {
+		_, err := c.Send(ctx, m)
+		require.NoError(t, err, m.MsgType)
+	}
+	assert.Len(t, srv.Messages("alice"), 3)
+}
