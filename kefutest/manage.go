@@ -14,7 +14,7 @@ import (
 
 // WeChat's customer-service management rules, as the fake applies them.
 // The errcodes are WeChat's global return codes of the new customer
-// service (65400..65417); see errmsg for their texts.
+// service (65400..65417); see errmsgs for their texts.
 const (
 	maxAccounts   = 100                // then 65405
 	maxNickname   = 16                 // characters; longer or empty: 65403
@@ -534,28 +534,4 @@ func (s *Server) msgRecords(body []byte) reply {
 		Number int     `json:"number"`
 		MsgID  int64   `json:"msgid"`
 	}{list, len(list), next})
-}
-
-// kfErrmsg are the errmsgs of the new customer service's errcodes, as
-// WeChat's global return-code list and the customer-service pages write
-// them.
-var kfErrmsg = map[int]string{
-	65400: "please enable new custom service, or wait for a while if you have enabled",
-	65401: "invalid custom service account",
-	65402: "the custom service account need to bind a wechat user",
-	65403: "illegal nickname",
-	65404: "illegal custom service account",
-	65405: "custom service account number reach limit",
-	65406: "custom service account exists",
-	65407: "the wechat user have been one of your workers",
-	65408: "you have already invited the wechat user",
-	65409: "wechat account invalid",
-	65410: "too many custom service accounts bound by the worker",
-	65411: "a effective invitation to bind the custom service account exists",
-	65412: "the custom service account have been bound by a wechat user",
-	65413: "no effective session for the customer",
-	65414: "another worker is serving the customer",
-	65415: "the worker is not online",
-	65416: "param invalid, please check",
-	65417: "it is too long from the starttime to endtime",
 }

@@ -66,3 +66,29 @@ func TestKefuClientBodiesPassTheEscapeCheck(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, *m, srv.Messages("alice")[0])
 }
+
+func TestErrmsgs(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	w := rawClient(t, srv)
+	for code, want := range map[int]string{
+		-1:    "system error",
+		40006: "invalid meida size",
+		40033: `invalid charset. please check your request, if include \uxxxx will create fail!`,
+		45080: "no message exchange with the user in the last 30 seconds",
+		61457: "invalid file type",
+		65400: "please enable new custom service, or wait for a while if you have enabled",
+		65417: "it is too long from the starttime to endtime",
+		12345: "unknown error",
+	} {
+		srv.FailNext(kefutest.PathWaitCases, 1, code)
+		a := w.do(http.MethodGet, kefutest.PathWaitCases, "")
+		assert.Equal(t, code, a.ErrCode)
+		m := ridSuffix.FindStringSubmatch(a.ErrMsg)
+		require.NotNil(t, m, a.ErrMsg)
+		assert.Equal(t, want, m[1], code)
+	}
+	srv.FailNext(kefutest.PathWaitCases, 1, 0)
+	assert.Equal(t, answer{ErrMsg: "ok", status: http.StatusOK, contentType: "application/json; charset=utf-8"},
+		w.do(http.MethodGet, kefutest.PathWaitCases, ""), "success has no rid")
+}
