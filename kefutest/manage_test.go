@@ -57,6 +57,7 @@ func TestAccountShapes(t *testing.T) {
 	for _, wx := range []string{"", "abcde", "abcdefghij0123456789x", "1abcdef", "_abcdef", "abc def", "abcdé12", "abc@def"} {
 		assert.Equal(t, 65409, invite("kf1@test", wx), wx)
 	}
+	assert.Equal(t, 65401, invite("kf9@test", "ab"), "the account first")
 	assert.Zero(t, invite("kf1@test", "abcdef"), "6 characters")
 	assert.Zero(t, invite("a@b", "Z-_09abcdefghij01234"), "20 characters")
 	assert.Panics(t, func() { srv.AddAccount("kf1@te st", "x") })

@@ -343,31 +343,43 @@ type route struct {
 // any other path answers 404). The handlers run under s.mu.
 var routes = map[string]route{
 	PathToken:          public(withQuery((*Server).classicToken)),
-	PathStableToken:    public(withBody((*Server).stableToken)),
+	PathStableToken:    public(withJSON((*Server).stableToken)),
 	PathSend:           withBody((*Server).send),
-	PathTyping:         withBody((*Server).typing),
+	PathTyping:         withJSON((*Server).typing),
 	PathMediaUpload:    withUpload((*Server).uploadMedia),
 	PathUploadImg:      withUpload((*Server).uploadImage),
 	PathAccountAvatar:  withUpload((*Server).uploadAvatar),
-	PathAccountAdd:     withBody((*Server).addAccount),
-	PathAccountUpdate:  withBody((*Server).updateAccount),
-	PathAccountDelete:  withBody((*Server).deleteAccount),
-	PathInviteWorker:   withBody((*Server).inviteWorker),
+	PathAccountAdd:     withJSON((*Server).addAccount),
+	PathAccountUpdate:  withAccount((*Server).updateAccount),
+	PathAccountDelete:  withAccount((*Server).deleteAccount),
+	PathInviteWorker:   withAccount((*Server).inviteWorker),
 	PathAccounts:       withNothing((*Server).listAccounts),
 	PathOnlineAccounts: withNothing((*Server).listOnline),
-	PathSessionCreate:  withBody((*Server).createSession),
-	PathSessionClose:   withBody((*Server).closeSession),
+	PathSessionCreate:  withAccount((*Server).createSession),
+	PathSessionClose:   withAccount((*Server).closeSession),
 	PathSession:        withQuery((*Server).getSession),
 	PathSessions:       withQuery((*Server).listSessions),
 	PathWaitCases:      withNothing((*Server).waitCases),
-	PathMsgRecords:     withBody((*Server).msgRecords),
+	PathMsgRecords:     withJSON((*Server).msgRecords),
 }
 
-// withBody, withQuery, withUpload and withNothing make a handler a route
-// that passes it the part of the request it reads.
+// withBody, withJSON, withQuery, withUpload and withNothing make a handler
+// a route that passes it the part of the request it reads.
 
 func withBody(h func(*Server, []byte) reply) route {
 	return route{serve: func(s *Server, r *request) reply { return h(s, r.body) }}
+}
+
+// withJSON's route decodes the body into the handler's request type first,
+// answering decodeBody's errcode (44002, 47001, 40033) when it cannot.
+func withJSON[T any](h func(*Server, T) reply) route {
+	return route{serve: func(s *Server, r *request) reply {
+		var req T
+		if code := s.decodeBody(r.body, &req); code != 0 {
+			return errReply(code)
+		}
+		return h(s, req)
+	}}
 }
 
 func withQuery(h func(*Server, url.Values) reply) route {

@@ -42,6 +42,9 @@ type wechatAnswer struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
+// listReply answers a list under key: {"key":[...]}.
+func listReply(key string, list any) reply { return jsonReply(map[string]any{key: list}) }
+
 // okReply is WeChat's success: {"errcode":0,"errmsg":"ok"}.
 func okReply() reply { return jsonReply(wechatAnswer{0, "ok"}) }
 
