@@ -82,6 +82,19 @@ func TestAdminInteract(t *testing.T) {
 	assert.Zero(t, srv.Calls(kefutest.PathAdminInteract))
 }
 
+func TestAdminInteractEnterSession(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t, kefutest.WithAdminAPI())
+	a := admin(t, srv, http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1","action":"entersession"}`)
+	assert.Equal(t, http.StatusOK, a.status, a.body)
+	assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(time.Minute), Left: 2},
+		srv.Window("o1", kefutest.EnterSession))
+
+	a = admin(t, srv, http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1","action":"Wave"}`)
+	assert.Equal(t, http.StatusBadRequest, a.status)
+	assert.Contains(t, a.body, `"kefutest: unknown action \"Wave\": want one of UserMessage, MenuClick, Follow, Scan, Payment, EnterSession"`)
+}
+
 func TestAdminAdvance(t *testing.T) {
 	t.Parallel()
 	srv := frozen(t, kefutest.WithAdminAPI())

@@ -21,7 +21,10 @@
 //   - Sending (PathSend) and typing (PathTyping) with WeChat's checks and
 //     errcodes, in WeChat's order: token, body, message type and content,
 //     media ids (AddMedia), user (AddUser, Unfollow) and the reply windows
-//     that user actions open (Interact), with their quotas.
+//     that user actions open (Interact), with their quotas. Action is
+//     kefu.Action and its windows are kefu's rules (Action.Rule): one
+//     window per action, a send spending from the open one that closes
+//     first.
 //   - Bodies that escape <, > or & as \u003c, \u003e, \u0026 are refused with
 //     40033, like WeChat (WithEscapeCheck turns that off).
 //   - Media uploads (PathMediaUpload, PathUploadImg, PathAccountAvatar) with

@@ -14,7 +14,7 @@ import (
 
 // WeChat's customer-service management rules, as the fake applies them.
 // The errcodes are WeChat's global return codes of the new customer
-// service (65400..65417); see errmsg for their texts.
+// service (65400..65417); see errmsgs for their texts.
 const (
 	maxAccounts   = 100                // then 65405
 	maxNickname   = 16                 // characters; longer or empty: 65403
@@ -54,28 +54,6 @@ type kfSession struct {
 	created time.Time
 }
 
-// validKfAccount reports whether s is "prefix@wechatid": a prefix of 1 to
-// 10 of A-Z, a-z, 0-9, _, and a WeChat ID without @, spaces or control
-// characters.
-func validKfAccount(s string) bool {
-	at := strings.IndexByte(s, '@')
-	if at < 1 || at > 10 || at == len(s)-1 {
-		return false
-	}
-	for i := 0; i < at; i++ {
-		c := s[i]
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	for _, r := range s[at+1:] {
-		if r == '@' || r <= ' ' || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 func validNickname(s string) bool {
 	n := utf8.RuneCountInString(s)
 	return s != "" && utf8.ValidString(s) && n <= maxNickname
@@ -84,17 +62,12 @@ func validNickname(s string) bool {
 // validWeChatID reports whether s looks like a WeChat ID: 6 to 20 of A-Z,
 // a-z, 0-9, _ and -, starting with a letter.
 func validWeChatID(s string) bool {
-	if len(s) < 6 || len(s) > 20 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 6 && len(s) <= 20 && isLetter(rune(s[0])) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return !isLetter(r) && !isDigit(r) && r != '_' && r != '-' })
 }
+
+func isLetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
+func isDigit(r rune) bool  { return r >= '0' && r <= '9' }
 
 // account returns the account named kf, registering it if new. s.mu must
 // be held.
@@ -117,7 +90,7 @@ func (s *Server) account(kf, nick string) *kfAccount {
 // worker until AcceptInvite or SetOnline. An invalid kf_account or
 // nickname panics.
 func (s *Server) AddAccount(kfAccount, nickname string) {
-	if !validKfAccount(kfAccount) || !validNickname(nickname) {
+	if kefu.ValidateKfAccount(kfAccount) != nil || !validNickname(nickname) {
 		panic("kefutest: AddAccount: invalid kf_account or nickname")
 	}
 	s.mu.Lock()
@@ -226,7 +199,7 @@ func (s *Server) uploadExpired(id string) bool {
 	return ok && !s.Now().Before(end)
 }
 
-// accountReq is the body of the account endpoints.
+// accountReq is the body of the account and session endpoints.
 type accountReq struct {
 	KfAccount string `json:"kf_account"`
 	Nickname  string `json:"nickname"`
@@ -234,67 +207,57 @@ type accountReq struct {
 	OpenID    string `json:"openid"`
 }
 
-// decodeAccount decodes an account or session body (44002, 47001, 40033).
-func (s *Server) decodeAccount(body []byte) (accountReq, int) {
-	var req accountReq
-	return req, s.decodeBody(body, &req)
+// withAccount is withJSON for the endpoints that name an existing account:
+// an unknown kf_account answers 65401 before h's own checks.
+func withAccount(h func(*Server, *kfAccount, accountReq) reply) route {
+	return withJSON(func(s *Server, req accountReq) reply {
+		a, ok := s.mg.accounts[req.KfAccount]
+		if !ok {
+			return errReply(65401)
+		}
+		return h(s, a, req)
+	})
 }
 
 // addAccount answers POST /customservice/kfaccount/add: 65404 for a
 // kf_account that is not "prefix@wechatid", 65403 for a nickname that is
 // empty or over 16 characters, 65406 for an existing account, 65405 past
 // 100 accounts.
-func (s *Server) addAccount(body []byte) reply {
-	req, code := s.decodeAccount(body)
+func (s *Server) addAccount(req accountReq) reply {
 	switch _, exists := s.mg.accounts[req.KfAccount]; {
-	case code != 0:
-	case !validKfAccount(req.KfAccount):
-		code = 65404
+	case kefu.ValidateKfAccount(req.KfAccount) != nil:
+		return errReply(65404)
 	case !validNickname(req.Nickname):
-		code = 65403
+		return errReply(65403)
 	case exists:
-		code = 65406
+		return errReply(65406)
 	case len(s.mg.accounts) >= maxAccounts:
-		code = 65405
-	default:
-		s.account(req.KfAccount, req.Nickname)
+		return errReply(65405)
 	}
-	return errReply(code)
+	s.account(req.KfAccount, req.Nickname)
+	return okReply()
 }
 
 // updateAccount answers POST /customservice/kfaccount/update: 65401 for an
 // unknown account, 65403 for a bad nickname.
-func (s *Server) updateAccount(body []byte) reply {
-	req, code := s.decodeAccount(body)
-	switch a, ok := s.mg.accounts[req.KfAccount]; {
-	case code != 0:
-	case !ok:
-		code = 65401
-	case !validNickname(req.Nickname):
-		code = 65403
-	default:
-		a.nick = req.Nickname
+func (s *Server) updateAccount(a *kfAccount, req accountReq) reply {
+	if !validNickname(req.Nickname) {
+		return errReply(65403)
 	}
-	return errReply(code)
+	a.nick = req.Nickname
+	return okReply()
 }
 
 // deleteAccount answers POST /customservice/kfaccount/del: 65401 for an
 // unknown account. The account's sessions end with it.
-func (s *Server) deleteAccount(body []byte) reply {
-	req, code := s.decodeAccount(body)
-	switch _, ok := s.mg.accounts[req.KfAccount]; {
-	case code != 0:
-	case !ok:
-		code = 65401
-	default:
-		delete(s.mg.accounts, req.KfAccount)
-		for id, ss := range s.mg.sessions {
-			if ss.account == req.KfAccount {
-				delete(s.mg.sessions, id)
-			}
+func (s *Server) deleteAccount(a *kfAccount, _ accountReq) reply {
+	delete(s.mg.accounts, a.name)
+	for id, ss := range s.mg.sessions {
+		if ss.account == a.name {
+			delete(s.mg.sessions, id)
 		}
 	}
-	return errReply(code)
+	return okReply()
 }
 
 // inviteWorker answers POST /customservice/kfaccount/inviteworker: 65401
@@ -303,16 +266,9 @@ func (s *Server) deleteAccount(body []byte) reply {
 // has a worker; 65411 when it has a pending invitation; 65407 when the user
 // is the worker of another account; 65408 when another account invited the
 // user and waits. The invitation waits 7 days (AcceptInvite accepts it).
-func (s *Server) inviteWorker(body []byte) reply {
-	req, code := s.decodeAccount(body)
-	if code != 0 {
-		return errReply(code)
-	}
+func (s *Server) inviteWorker(a *kfAccount, req accountReq) reply {
 	now := s.Now()
-	a, ok := s.mg.accounts[req.KfAccount]
 	switch {
-	case !ok:
-		return errReply(65401)
 	case !validWeChatID(req.InviteWx):
 		return errReply(65409)
 	case a.worker != "":
@@ -367,9 +323,7 @@ func (s *Server) listAccounts() reply {
 		}
 		list = append(list, e)
 	}
-	return jsonReply(struct {
-		List []entry `json:"kf_list"`
-	}{list})
+	return listReply("kf_list", list)
 }
 
 // listOnline answers GET /cgi-bin/customservice/getonlinekflist: the
@@ -393,24 +347,15 @@ func (s *Server) listOnline() reply {
 		}
 		list = append(list, entry{a.name, 1, strconv.Itoa(a.id), counts[a.name]})
 	}
-	return jsonReply(struct {
-		List []entry `json:"kf_online_list"`
-	}{list})
+	return listReply("kf_online_list", list)
 }
 
 // createSession answers POST /customservice/kfsession/create: 65401 unknown
 // account, 65402 no worker bound, 65415 worker offline, 40003 unknown user,
 // 65414 when another account serves the user; a session the account has
 // already succeeds. The user leaves the waiting queue.
-func (s *Server) createSession(body []byte) reply {
-	req, code := s.decodeAccount(body)
-	if code != 0 {
-		return errReply(code)
-	}
-	a, ok := s.mg.accounts[req.KfAccount]
+func (s *Server) createSession(a *kfAccount, req accountReq) reply {
 	switch {
-	case !ok:
-		return errReply(65401)
 	case a.worker == "":
 		return errReply(65402)
 	case !a.online:
@@ -435,20 +380,14 @@ func (s *Server) createSession(body []byte) reply {
 // closeSession answers POST /customservice/kfsession/close: 65401 unknown
 // account, 40003 unknown user, 65413 no session, 65414 a session with
 // another account.
-func (s *Server) closeSession(body []byte) reply {
-	req, code := s.decodeAccount(body)
-	if code != 0 {
-		return errReply(code)
-	}
+func (s *Server) closeSession(a *kfAccount, req accountReq) reply {
 	ss, has := s.mg.sessions[req.OpenID]
-	switch _, ok := s.mg.accounts[req.KfAccount]; {
-	case !ok:
-		return errReply(65401)
+	switch {
 	case s.users[req.OpenID] == nil:
 		return errReply(40003)
 	case !has:
 		return errReply(65413)
-	case ss.account != req.KfAccount:
+	case ss.account != a.name:
 		return errReply(65414)
 	}
 	delete(s.mg.sessions, req.OpenID)
@@ -493,9 +432,7 @@ func (s *Server) listSessions(q url.Values) reply {
 	slices.SortFunc(list, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(a.CreateTime, b.CreateTime), cmp.Compare(a.OpenID, b.OpenID))
 	})
-	return jsonReply(struct {
-		List []entry `json:"sessionlist"`
-	}{list})
+	return listReply("sessionlist", list)
 }
 
 // waitCases answers GET /customservice/kfsession/getwaitcase: how many users
@@ -518,22 +455,21 @@ func (s *Server) waitCases() reply {
 	}{len(list), list[:min(len(list), maxWaitList)]})
 }
 
+// recordsReq is the body of the message records endpoint.
+type recordsReq struct {
+	StartTime int64 `json:"starttime"`
+	EndTime   int64 `json:"endtime"`
+	MsgID     int64 `json:"msgid"`
+	Number    int   `json:"number"`
+}
+
 // msgRecords answers POST /customservice/msgrecord/getmsglist: 65416 for a
 // starttime or endtime that is not positive, an endtime before starttime, a
 // msgid under 1 or a number outside 1..10000; 65417 for a span over 24
 // hours. It answers the records whose time (in seconds) lies in
 // [starttime, endtime], from msgid on, at most number, with the number
 // answered and the msgid to ask for next.
-func (s *Server) msgRecords(body []byte) reply {
-	var req struct {
-		StartTime int64 `json:"starttime"`
-		EndTime   int64 `json:"endtime"`
-		MsgID     int64 `json:"msgid"`
-		Number    int   `json:"number"`
-	}
-	if code := s.decodeBody(body, &req); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) msgRecords(req recordsReq) reply {
 	switch {
 	case req.StartTime <= 0 || req.EndTime < req.StartTime || req.MsgID < 1 || req.Number < 1 || req.Number > maxRecordPage:
 		return errReply(65416)
@@ -561,28 +497,4 @@ func (s *Server) msgRecords(body []byte) reply {
 		Number int     `json:"number"`
 		MsgID  int64   `json:"msgid"`
 	}{list, len(list), next})
-}
-
-// kfErrmsg are the errmsgs of the new customer service's errcodes, as
-// WeChat's global return-code list and the customer-service pages write
-// them.
-var kfErrmsg = map[int]string{
-	65400: "please enable new custom service, or wait for a while if you have enabled",
-	65401: "invalid custom service account",
-	65402: "the custom service account need to bind a wechat user",
-	65403: "illegal nickname",
-	65404: "illegal custom service account",
-	65405: "custom service account number reach limit",
-	65406: "custom service account exists",
-	65407: "the wechat user have been one of your workers",
-	65408: "you have already invited the wechat user",
-	65409: "wechat account invalid",
-	65410: "too many custom service accounts bound by the worker",
-	65411: "a effective invitation to bind the custom service account exists",
-	65412: "the custom service account have been bound by a wechat user",
-	65413: "no effective session for the customer",
-	65414: "another worker is serving the customer",
-	65415: "the worker is not online",
-	65416: "param invalid, please check",
-	65417: "it is too long from the starttime to endtime",
 }

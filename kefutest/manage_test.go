@@ -1,135 +1,19 @@
 package kefutest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"mime/multipart"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kefu-go/kefu"
-	"github.com/kefu-go/kefu/kefutest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kefu-go/kefu"
+	"github.com/kefu-go/kefu/kefutest"
 )
-
-// mgmt is a raw HTTP view of the management endpoints.
-type mgmt struct {
-	*wire
-	tok string
-}
-
-func newMgmt(t *testing.T) (*kefutest.Server, *mgmt) {
-	srv := frozen(t)
-	w := rawClient(t, srv)
-	return srv, &mgmt{wire: w, tok: w.token()}
-}
-
-// call makes a request with the token and decodes any JSON answer.
-func (m *mgmt) call(method, path, query, ctype string, body io.Reader) map[string]any {
-	m.t.Helper()
-	q, err := url.ParseQuery(query)
-	require.NoError(m.t, err)
-	q.Set("access_token", m.tok)
-	_, _, b := m.roundTrip(method, path+"?"+q.Encode(), ctype, body)
-	var a map[string]any
-	require.NoError(m.t, json.Unmarshal(b, &a), "answer %q", b)
-	return a
-}
-
-func (m *mgmt) json(path, body string) map[string]any {
-	m.t.Helper()
-	return m.call(http.MethodPost, path, "", "application/json", strings.NewReader(body))
-}
-
-func (m *mgmt) get(path, query string) map[string]any {
-	m.t.Helper()
-	return m.call(http.MethodGet, path, query, "", nil)
-}
-
-// upload posts one file part named field.
-func (m *mgmt) upload(path, query, field, filename string, content []byte) map[string]any {
-	m.t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	require.NoError(m.t, mw.WriteField("description", "ignored"))
-	fw, err := mw.CreateFormFile(field, filename)
-	require.NoError(m.t, err)
-	fw.Write(content)
-	require.NoError(m.t, mw.Close())
-	return m.call(http.MethodPost, path, query, mw.FormDataContentType(), &b)
-}
-
-func errcode(a map[string]any) int {
-	if c, ok := a["errcode"].(float64); ok {
-		return int(c)
-	}
-	return 0
-}
-
-func TestUploadChecks(t *testing.T) {
-	t.Parallel()
-	srv, m := newMgmt(t)
-	up := func(query, field, name string, size int) int {
-		t.Helper()
-		return errcode(m.upload(kefutest.PathMediaUpload, query, field, name, make([]byte, size)))
-	}
-	assert.Equal(t, 40004, up("", "media", "a.jpg", 1), "no type")
-	assert.Equal(t, 40004, up("type=gif", "media", "a.jpg", 1))
-	assert.Equal(t, 41005, up("type=image", "file", "a.jpg", 1), "no media part")
-	assert.Equal(t, 41005, errcode(m.call(http.MethodPost, kefutest.PathMediaUpload, "type=image", "application/json", strings.NewReader(`{}`))), "not multipart")
-	assert.Equal(t, 40005, up("type=image", "media", "a.bmp", 1))
-	assert.Equal(t, 40005, up("type=thumb", "media", "a.png", 1))
-	assert.Equal(t, 40005, up("type=video", "media", "a.jpg", 1))
-	assert.Equal(t, 40009, up("type=image", "media", "a.jpg", 2<<20+1))
-	assert.Equal(t, 40009, up("type=thumb", "media", "a.jpg", 64<<10+1))
-	assert.Equal(t, 40006, up("type=voice", "media", "a.mp3", 2<<20+1))
-	assert.Equal(t, 40006, up("type=voice", "media", "a.mp3", 0), "empty")
-	assert.Equal(t, 0, up("type=video", "media", "a.MP4", 10<<20))
-
-	a := m.upload(kefutest.PathMediaUpload, "type=thumb", "media", "t.jpeg", []byte("jpeg"))
-	assert.Equal(t, "thumb", a["type"])
-	assert.Nil(t, a["media_id"], "a thumb comes back as thumb_media_id")
-	id, _ := a["thumb_media_id"].(string)
-	assert.Len(t, id, 64)
-	assert.EqualValues(t, start.Unix(), a["created_at"])
-	u, ok := srv.Uploaded(id)
-	require.True(t, ok)
-	assert.Equal(t, kefutest.Upload{Path: kefutest.PathMediaUpload, Kind: "thumb", Filename: "t.jpeg", Size: 4,
-		SHA256: u.SHA256, Created: start}, u)
-
-	var tooBig bytes.Buffer
-	mw := multipart.NewWriter(&tooBig)
-	fw, _ := mw.CreateFormFile("media", "a.mp4")
-	fw.Write(make([]byte, 21<<20))
-	mw.Close()
-	assert.Equal(t, 45001, errcode(m.call(http.MethodPost, kefutest.PathMediaUpload, "type=video", mw.FormDataContentType(), &tooBig)))
-	assert.Equal(t, 14, srv.Calls(kefutest.PathMediaUpload))
-
-	assert.Equal(t, 41001, m.post(kefutest.PathMediaUpload+"?type=image", "", "").ErrCode, "no token")
-}
-
-func TestUploadImageAndAvatarChecks(t *testing.T) {
-	t.Parallel()
-	srv, m := newMgmt(t)
-	a := m.upload(kefutest.PathUploadImg, "", "media", "a.png", []byte("png"))
-	assert.Regexp(t, `^http://mmbiz\.qpic\.cn/mmbiz_png/[0-9a-f]{48}/0\?wx_fmt=png$`, a["url"])
-	assert.Equal(t, 40005, errcode(m.upload(kefutest.PathUploadImg, "", "media", "a.gif", []byte("gif"))))
-	assert.Equal(t, 40009, errcode(m.upload(kefutest.PathUploadImg, "", "media", "a.jpg", make([]byte, 1<<20))))
-
-	assert.Equal(t, 65401, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.jpg", []byte("x"))))
-	srv.AddAccount("kf1@test", "one")
-	assert.Equal(t, 61457, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.gif", []byte("x"))))
-	assert.Equal(t, 40009, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.jpg", make([]byte, 5<<20+1))))
-	assert.Equal(t, 0, errcode(m.upload(kefutest.PathAccountAvatar, "kf_account=kf1@test", "media", "a.jpg", []byte("x"))))
-	list := m.get(kefutest.PathAccounts, "")["kf_list"].([]any)
-	assert.Regexp(t, `^http://mmbiz\.qpic\.cn/mmbiz_jpeg/[0-9a-f]{48}/300\?wx_fmt=jpeg$`, list[0].(map[string]any)["kf_headimgurl"])
-}
 
 func TestAccountChecks(t *testing.T) {
 	t.Parallel()
@@ -155,6 +39,28 @@ func TestAccountChecks(t *testing.T) {
 	assert.Equal(t, 65409, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"ab"}`)))
 	assert.Equal(t, 0, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"alice_wx"}`)))
 	assert.Equal(t, 65411, errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"kf1@test","invite_wx":"bob_wx1"}`)))
+}
+
+func TestAccountShapes(t *testing.T) {
+	t.Parallel()
+	srv, m := newMgmt(t)
+	for kf, want := range map[string]int{
+		"kf1@test": 0, "a@b": 0, "Kf_0123456@gh_abc": 0, // a prefix of up to 10
+		"@test": 65404, "kf1@": 65404, "kf1@te st": 65404, "kf1@a@b": 65404, "kf1@a\\u0001b": 65404, "kf1.x@test": 65404,
+	} {
+		assert.Equal(t, want, errcode(m.json(kefutest.PathAccountAdd, `{"kf_account":"`+kf+`","nickname":"x"}`)), kf)
+	}
+	invite := func(kf, wx string) int {
+		t.Helper()
+		return errcode(m.json(kefutest.PathInviteWorker, `{"kf_account":"`+kf+`","invite_wx":"`+wx+`"}`))
+	}
+	for _, wx := range []string{"", "abcde", "abcdefghij0123456789x", "1abcdef", "_abcdef", "abc def", "abcdé12", "abc@def"} {
+		assert.Equal(t, 65409, invite("kf1@test", wx), wx)
+	}
+	assert.Equal(t, 65401, invite("kf9@test", "ab"), "the account first")
+	assert.Zero(t, invite("kf1@test", "abcdef"), "6 characters")
+	assert.Zero(t, invite("a@b", "Z-_09abcdefghij01234"), "20 characters")
+	assert.Panics(t, func() { srv.AddAccount("kf1@te st", "x") })
 }
 
 func TestSessionChecks(t *testing.T) {

@@ -1,6 +1,8 @@
 package kefutest
 
 import (
+	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/kefu-go/kefu"
@@ -67,44 +69,73 @@ func (s *Server) checkType(t kefu.MsgType) int {
 // checkContent checks the body msgtype names: 44004 empty text (or an empty
 // menu), 45002 text over WithMaxTextBytes, 44003 news without articles,
 // 45008 news with more than one, 40007 a media id that is missing, unknown
-// or of the wrong kind. A missing body counts as an empty one.
+// or of the wrong kind. A missing body counts as an empty one. m.MsgType is
+// known (checkType).
 func (s *Server) checkContent(m *kefu.Message) int {
-	switch m.MsgType {
-	case kefu.TypeText:
-		switch {
-		case m.Text == nil || m.Text.Content == "":
-			return 44004
-		case s.cfg.maxText > 0 && len(m.Text.Content) > s.cfg.maxText:
-			return 45002
-		}
-	case kefu.TypeNews:
-		switch {
-		case m.News == nil || len(m.News.Articles) == 0:
-			return 44003
-		case len(m.News.Articles) > 1:
-			return 45008
-		}
-	case kefu.TypeMsgMenu:
-		if m.MsgMenu == nil || len(m.MsgMenu.List) == 0 {
+	body := m.Body()
+	if body == nil {
+		body = emptyBody(m.MsgType)
+	}
+	switch b := body.(type) {
+	case *kefu.Text:
+		return s.checkText(b)
+	case *kefu.News:
+		return checkNews(b)
+	case *kefu.MsgMenu:
+		if len(b.List) == 0 {
 			return 44004
 		}
-	case kefu.TypeImage:
-		return mediaCode(m.Image != nil && s.mediaIs(m.Image.MediaID, MediaImage))
-	case kefu.TypeVoice:
-		return mediaCode(m.Voice != nil && s.mediaIs(m.Voice.MediaID, MediaVoice))
-	case kefu.TypeVideo:
-		return mediaCode(m.Video != nil && s.mediaIs(m.Video.MediaID, MediaVideo) &&
-			(m.Video.ThumbMediaID == "" || s.thumbOK(m.Video.ThumbMediaID)))
-	case kefu.TypeMusic:
-		return mediaCode(m.Music != nil && s.thumbOK(m.Music.ThumbMediaID))
-	case kefu.TypeMPNews:
-		return mediaCode(m.MPNews != nil && s.mediaIs(m.MPNews.MediaID, MediaMPNews))
-	case kefu.TypeMPNewsArticle:
-		return mediaCode(m.MPNewsArticle != nil && s.mediaIs(m.MPNewsArticle.ArticleID, MediaArticle))
-	case kefu.TypeWxCard:
-		return mediaCode(m.WxCard != nil && s.mediaIs(m.WxCard.CardID, MediaCard))
-	case kefu.TypeMiniProgramPage:
-		return mediaCode(m.MiniProgramPage != nil && s.thumbOK(m.MiniProgramPage.ThumbMediaID))
+	case *kefu.Media:
+		return mediaCode(s.mediaIs(b.MediaID, mediaKinds[m.MsgType]))
+	case *kefu.Video:
+		return mediaCode(s.mediaIs(b.MediaID, MediaVideo) && (b.ThumbMediaID == "" || s.thumbOK(b.ThumbMediaID)))
+	case *kefu.Music:
+		return mediaCode(s.thumbOK(b.ThumbMediaID))
+	case *kefu.MPNewsArticle:
+		return mediaCode(s.mediaIs(b.ArticleID, MediaArticle))
+	case *kefu.WxCard:
+		return mediaCode(s.mediaIs(b.CardID, MediaCard))
+	case *kefu.MiniProgramPage:
+		return mediaCode(s.thumbOK(b.ThumbMediaID))
+	}
+	return 0 // a link: nothing to look up
+}
+
+// mediaKinds is the media kind of a *kefu.Media body, by msgtype.
+var mediaKinds = map[kefu.MsgType]string{
+	kefu.TypeImage:  MediaImage,
+	kefu.TypeVoice:  MediaVoice,
+	kefu.TypeMPNews: MediaMPNews,
+}
+
+// emptyBody returns an empty body of the type t names, as a message whose
+// body is {} decodes (on the wire a body's key is its msgtype).
+func emptyBody(t kefu.MsgType) any {
+	var m kefu.Message
+	json.Unmarshal([]byte(`{"msgtype":`+strconv.Quote(string(t))+`,`+strconv.Quote(string(t))+`:{}}`), &m) // t is a known type
+	return m.Body()
+}
+
+// checkText answers 44004 for empty text, 45002 for text over
+// WithMaxTextBytes.
+func (s *Server) checkText(b *kefu.Text) int {
+	switch {
+	case b.Content == "":
+		return 44004
+	case s.cfg.maxText > 0 && len(b.Content) > s.cfg.maxText:
+		return 45002
+	}
+	return 0
+}
+
+// checkNews answers 44003 for news without articles, 45008 for more than
+// one.
+func checkNews(b *kefu.News) int {
+	switch {
+	case len(b.Articles) == 0:
+		return 44003
+	case len(b.Articles) > 1:
+		return 45008
 	}
 	return 0
 }

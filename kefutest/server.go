@@ -1,17 +1,15 @@
 package kefutest
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -289,14 +287,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := s.arrive(r.URL.Path)
-	var body []byte
-	var up *upload
+	rt := routes[r.URL.Path]
+	req := &request{query: r.URL.Query()}
 	var err error
 	var tooBig *http.MaxBytesError
-	if isUpload(r.URL.Path) {
-		up, err = readUpload(w, r) // streamed: an upload is never held in memory
+	if rt.multipart {
+		req.up, err = readUpload(w, r) // streamed: an upload is never held in memory
 	} else {
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		req.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	}
 	if err != nil && !errors.As(err, &tooBig) {
 		return // the client went away
@@ -309,7 +307,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if tooBig != nil {
 		rep = errReply(45002)
 	} else {
-		rep = s.handle(r, body, up)
+		rep = s.handle(rt, req)
 	}
 	if f != nil {
 		switch f.kind {
@@ -325,60 +323,99 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rep.write(w)
 }
 
-// handle acts on a request and returns WeChat's answer. up is the parsed
-// multipart body of the upload paths. Every endpoint but the token ones
-// checks the access token first, as WeChat does, before its own checks.
-func (s *Server) handle(r *http.Request, body []byte, up *upload) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := r.URL.Query()
-	var api func() reply
-	switch r.URL.Path {
-	case PathToken:
-		return s.classicToken(q)
-	case PathStableToken:
-		return s.stableToken(body)
-	case PathSend:
-		api = func() reply { return s.send(body) }
-	case PathTyping:
-		api = func() reply { return s.typing(body) }
-	case PathMediaUpload:
-		api = func() reply { return s.uploadMedia(q, up) }
-	case PathUploadImg:
-		api = func() reply { return s.uploadImage(up) }
-	case PathAccountAvatar:
-		api = func() reply { return s.uploadAvatar(q, up) }
-	case PathAccountAdd:
-		api = func() reply { return s.addAccount(body) }
-	case PathAccountUpdate:
-		api = func() reply { return s.updateAccount(body) }
-	case PathAccountDelete:
-		api = func() reply { return s.deleteAccount(body) }
-	case PathInviteWorker:
-		api = func() reply { return s.inviteWorker(body) }
-	case PathAccounts:
-		api = s.listAccounts
-	case PathOnlineAccounts:
-		api = s.listOnline
-	case PathSessionCreate:
-		api = func() reply { return s.createSession(body) }
-	case PathSessionClose:
-		api = func() reply { return s.closeSession(body) }
-	case PathSession:
-		api = func() reply { return s.getSession(q) }
-	case PathSessions:
-		api = func() reply { return s.listSessions(q) }
-	case PathWaitCases:
-		api = s.waitCases
-	case PathMsgRecords:
-		api = func() reply { return s.msgRecords(body) }
-	default:
+// request is what a handler reads of a call: its query and its body, the
+// bytes of a JSON endpoint's or the parsed multipart body of an upload
+// path's.
+type request struct {
+	query url.Values
+	body  []byte
+	up    *upload
+}
+
+// route is how the server answers one path.
+type route struct {
+	serve     func(*Server, *request) reply
+	public    bool // no access token needed: the token endpoints
+	multipart bool // an upload: the body is streamed through readUpload
+}
+
+// routes are WeChat's paths, each with its handler (see the Path constants;
+// any other path answers 404). The handlers run under s.mu.
+var routes = map[string]route{
+	PathToken:          public(withQuery((*Server).classicToken)),
+	PathStableToken:    public(withJSON((*Server).stableToken)),
+	PathSend:           withBody((*Server).send),
+	PathTyping:         withJSON((*Server).typing),
+	PathMediaUpload:    withUpload((*Server).uploadMedia),
+	PathUploadImg:      withUpload((*Server).uploadImage),
+	PathAccountAvatar:  withUpload((*Server).uploadAvatar),
+	PathAccountAdd:     withJSON((*Server).addAccount),
+	PathAccountUpdate:  withAccount((*Server).updateAccount),
+	PathAccountDelete:  withAccount((*Server).deleteAccount),
+	PathInviteWorker:   withAccount((*Server).inviteWorker),
+	PathAccounts:       withNothing((*Server).listAccounts),
+	PathOnlineAccounts: withNothing((*Server).listOnline),
+	PathSessionCreate:  withAccount((*Server).createSession),
+	PathSessionClose:   withAccount((*Server).closeSession),
+	PathSession:        withQuery((*Server).getSession),
+	PathSessions:       withQuery((*Server).listSessions),
+	PathWaitCases:      withNothing((*Server).waitCases),
+	PathMsgRecords:     withJSON((*Server).msgRecords),
+}
+
+// withBody, withJSON, withQuery, withUpload and withNothing make a handler
+// a route that passes it the part of the request it reads.
+
+func withBody(h func(*Server, []byte) reply) route {
+	return route{serve: func(s *Server, r *request) reply { return h(s, r.body) }}
+}
+
+// withJSON's route decodes the body into the handler's request type first,
+// answering decodeBody's errcode (44002, 47001, 40033) when it cannot.
+func withJSON[T any](h func(*Server, T) reply) route {
+	return route{serve: func(s *Server, r *request) reply {
+		var req T
+		if code := s.decodeBody(r.body, &req); code != 0 {
+			return errReply(code)
+		}
+		return h(s, req)
+	}}
+}
+
+func withQuery(h func(*Server, url.Values) reply) route {
+	return route{serve: func(s *Server, r *request) reply { return h(s, r.query) }}
+}
+
+// withUpload's route streams the body through readUpload (multipart).
+func withUpload(h func(*Server, url.Values, *upload) reply) route {
+	return route{serve: func(s *Server, r *request) reply { return h(s, r.query, r.up) }, multipart: true}
+}
+
+func withNothing(h func(*Server) reply) route {
+	return route{serve: func(s *Server, _ *request) reply { return h(s) }}
+}
+
+// public makes rt answer without an access token.
+func public(rt route) route {
+	rt.public = true
+	return rt
+}
+
+// handle answers a request on route rt as WeChat would: 404 for an unknown
+// path; otherwise, but on the token endpoints, the access token first, as
+// WeChat does, before the handler's own checks.
+func (s *Server) handle(rt route, req *request) reply {
+	if rt.serve == nil {
 		return notFound()
 	}
-	if code := s.checkToken(q); code != 0 {
-		return errReply(code)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !rt.public {
+		if code := s.checkToken(req.query); code != 0 {
+			return errReply(code)
+		}
 	}
-	return api()
+	return rt.serve(s, req)
 }
 
 // hangUp closes the connection without an answer.
@@ -416,135 +453,4 @@ func randHex(n int) string {
 		b[i] = digits[rand.IntN(16)]
 	}
 	return string(b)
-}
-
-// adminPrefix starts every admin path.
-const adminPrefix = "/kefutest/"
-
-// maxAdminBody bounds an admin request's body.
-const maxAdminBody = 64 << 10
-
-// maxAdvance bounds an admin advance, in seconds: what a time.Duration holds.
-const maxAdvance = float64(math.MaxInt64 / int64(time.Second))
-
-// serveAdmin answers an admin request (WithAdminAPI).
-func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) reply {
-	method := http.MethodPost
-	switch r.URL.Path {
-	case PathAdminInteract, PathAdminAdvance, PathAdminRotateTokens:
-	case PathAdminMessages:
-		method = http.MethodGet
-	default:
-		return notFound()
-	}
-	if r.Method != method {
-		w.Header().Set("Allow", method)
-		if method == http.MethodGet {
-			return adminError(http.StatusMethodNotAllowed, 43001, "require GET method")
-		}
-		return adminError(http.StatusMethodNotAllowed, 43002, "require POST method")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	if err != nil {
-		return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: reading the body: %v", err))
-	}
-	switch r.URL.Path {
-	case PathAdminInteract:
-		var req struct {
-			OpenID string `json:"openid"`
-			Action string `json:"action"`
-		}
-		const want = `want {"openid":"o1","action":"UserMessage"}`
-		if err := decodeAdmin(body, &req); err != nil {
-			return adminError(http.StatusBadRequest, 47001, "kefutest: "+want+": "+err.Error())
-		}
-		a, ok := actionNamed(req.Action)
-		switch {
-		case req.OpenID == "":
-			return adminError(http.StatusBadRequest, 47001, "kefutest: openid missing: "+want)
-		case !ok:
-			return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: unknown action %q: want one of %s", req.Action, actionNames()))
-		}
-		s.Interact(req.OpenID, a)
-		return okReply()
-	case PathAdminAdvance:
-		var req struct {
-			Seconds *float64 `json:"seconds"`
-		}
-		const want = `want {"seconds":N}, N >= 0`
-		if err := decodeAdmin(body, &req); err != nil {
-			return adminError(http.StatusBadRequest, 47001, "kefutest: "+want+": "+err.Error())
-		}
-		switch {
-		case req.Seconds == nil:
-			return adminError(http.StatusBadRequest, 47001, "kefutest: seconds missing: "+want)
-		case *req.Seconds < 0:
-			return adminError(http.StatusBadRequest, 47001, "kefutest: negative seconds: the server clock does not go back")
-		case *req.Seconds > maxAdvance:
-			return adminError(http.StatusBadRequest, 47001, fmt.Sprintf("kefutest: seconds above %.0f", maxAdvance))
-		}
-		s.Advance(time.Duration(*req.Seconds * float64(time.Second)))
-		return jsonReply(struct {
-			wechatAnswer
-			Now int64 `json:"now"`
-		}{wechatAnswer{0, "ok"}, s.Now().Unix()})
-	case PathAdminRotateTokens:
-		s.RotateTokens()
-		return okReply()
-	}
-	// PathAdminMessages
-	openID := r.URL.Query().Get("openid")
-	if openID == "" {
-		return adminError(http.StatusBadRequest, 47001, "kefutest: openid missing: want "+PathAdminMessages+"?openid=OPENID")
-	}
-	msgs := s.Messages(openID)
-	if msgs == nil {
-		msgs = []kefu.Message{}
-	}
-	return jsonReply(msgs)
-}
-
-// adminError is an admin endpoint's error answer: WeChat's shape, without
-// a rid (the admin API is not WeChat's), with an HTTP status that curl -f and
-// the like notice.
-func adminError(status, code int, msg string) reply {
-	r := jsonReply(wechatAnswer{code, msg})
-	r.status = status
-	return r
-}
-
-// decodeAdmin decodes an admin request's body, one JSON object, into v.
-// Unknown fields are errors: a typo would otherwise go unnoticed.
-func decodeAdmin(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("empty body")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one JSON value")
-	}
-	return nil
-}
-
-// actionNamed returns the Action whose String is name, in any case.
-func actionNamed(name string) (Action, bool) {
-	for a := UserMessage; a <= Payment; a++ {
-		if strings.EqualFold(a.String(), name) {
-			return a, true
-		}
-	}
-	return 0, false
-}
-
-// actionNames lists the actions' names for an error message.
-func actionNames() string {
-	var names []string
-	for a := UserMessage; a <= Payment; a++ {
-		names = append(names, a.String())
-	}
-	return strings.Join(names, ", ")
 }

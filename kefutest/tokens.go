@@ -126,17 +126,16 @@ func (s *Server) classicToken(q url.Values) reply {
 	return s.answerToken(s.tokens.classic, now)
 }
 
+// stableTokenReq is the body of the stable token endpoint.
+type stableTokenReq struct {
+	GrantType    string `json:"grant_type"`
+	AppID        string `json:"appid"`
+	Secret       string `json:"secret"`
+	ForceRefresh bool   `json:"force_refresh"`
+}
+
 // stableToken answers POST /cgi-bin/stable_token.
-func (s *Server) stableToken(body []byte) reply {
-	var req struct {
-		GrantType    string `json:"grant_type"`
-		AppID        string `json:"appid"`
-		Secret       string `json:"secret"`
-		ForceRefresh bool   `json:"force_refresh"`
-	}
-	if code := s.decodeBody(body, &req); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) stableToken(req stableTokenReq) reply {
 	if code := s.checkApp(req.GrantType, req.AppID, req.Secret); code != 0 {
 		return errReply(code)
 	}

@@ -10,19 +10,18 @@ const (
 	exchangeWithin = 30 * time.Second // Typing needs a message exchange this recent
 )
 
+// typingReq is the body of the typing endpoint.
+type typingReq struct {
+	ToUser  string `json:"touser"`
+	Command string `json:"command"`
+}
+
 // typing answers POST /cgi-bin/message/custom/typing: token, body, then
 // 45072 for a command other than Typing or CancelTyping. CancelTyping always
 // succeeds. Typing needs a known user (40003) who follows and has an open
 // window (45015), a message exchange in the last 30 s (45080), and no typing
 // state already running (45081); it starts one for 15 s.
-func (s *Server) typing(body []byte) reply {
-	var req struct {
-		ToUser  string `json:"touser"`
-		Command string `json:"command"`
-	}
-	if code := s.decodeBody(body, &req); code != 0 {
-		return errReply(code)
-	}
+func (s *Server) typing(req typingReq) reply {
 	now := s.Now()
 	u := s.users[req.ToUser]
 	switch req.Command {

@@ -68,10 +68,6 @@ func (s *Server) Uploaded(id string) (Upload, bool) {
 	return *u, true
 }
 
-func isUpload(p string) bool {
-	return p == PathMediaUpload || p == PathUploadImg || p == PathAccountAvatar
-}
-
 // upload is the multipart body of an upload path: its "media" part, read
 // through a hash and never held in memory.
 type upload struct {
@@ -207,7 +203,7 @@ func (s *Server) uploadMedia(q url.Values, up *upload) reply {
 // uploadImage answers POST /cgi-bin/media/uploadimg: token; 41005 without a
 // "media" part; 40005 unless .jpg, .jpeg or .png; 40009 when empty or not
 // under 1 MB. It answers {"url":"http://mmbiz.qpic.cn/..."}.
-func (s *Server) uploadImage(up *upload) reply {
+func (s *Server) uploadImage(_ url.Values, up *upload) reply {
 	if code := checkUpload(up, imageURLRule, 40005); code != 0 {
 		return errReply(code)
 	}

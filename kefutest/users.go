@@ -2,62 +2,40 @@ package kefutest
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/kefu-go/kefu"
 )
 
-// Action is a user action that opens a reply window: after it, the account
-// may send the user a number of messages for a while.
-type Action int
+// Action is a user action that opens a reply window: kefu's Action, whose
+// Rule gives the messages and the time each allows.
+type Action = kefu.Action
 
-// The actions that open a window, with what each allows (as of 2023):
+// The actions that open a window, with what each allows (as of 2023; kefu's
+// window rules):
 const (
-	UserMessage Action = iota + 1 // the user sent a message: 5 messages in 48 h
-	MenuClick                     // the user clicked a menu (or a msgmenu item): 3 messages in 1 min
-	Follow                        // the user followed the account: 3 messages in 1 min
-	Scan                          // the user scanned a QR code: 3 messages in 1 min
-	Payment                       // a payment succeeded: unlimited messages in 48 h
+	UserMessage  = kefu.ActionUserMessage  // the user sent a message: 5 messages in 48 h
+	MenuClick    = kefu.ActionMenuClick    // the user clicked a menu (or a msgmenu item): 3 messages in 1 min
+	Follow       = kefu.ActionFollow       // the user followed the account: 3 messages in 1 min
+	Scan         = kefu.ActionScan         // the user scanned a QR code: 3 messages in 1 min
+	Payment      = kefu.ActionPayment      // a payment succeeded: unlimited messages in 48 h
+	EnterSession = kefu.ActionEnterSession // a Mini Program user entered the chat: 2 messages in 1 min
 )
 
-// String returns the action's name, e.g. "UserMessage".
-func (a Action) String() string {
-	switch a {
-	case UserMessage:
-		return "UserMessage"
-	case MenuClick:
-		return "MenuClick"
-	case Follow:
-		return "Follow"
-	case Scan:
-		return "Scan"
-	case Payment:
-		return "Payment"
+// newWindow returns the window that a, occurring at now, opens. An unknown
+// Action panics.
+func newWindow(a Action, now time.Time) *window {
+	rule, ok := a.Rule()
+	if !ok {
+		panic("kefutest: unknown " + a.String())
 	}
-	return "Action(" + strconv.Itoa(int(a)) + ")"
-}
-
-// unlimited is the quota of a window without a limit.
-const unlimited = -1
-
-// window returns the window that a occurring at now opens.
-func (a Action) window(now time.Time) *window {
-	switch a {
-	case UserMessage:
-		return &window{closes: now.Add(48 * time.Hour), left: 5}
-	case MenuClick, Follow, Scan:
-		return &window{closes: now.Add(time.Minute), left: 3}
-	case Payment:
-		return &window{closes: now.Add(48 * time.Hour), left: unlimited}
-	}
-	panic("kefutest: unknown " + a.String())
+	return &window{closes: now.Add(rule.For), left: rule.Messages}
 }
 
 // window is the reply window one action opened.
 type window struct {
 	closes time.Time
-	left   int // messages left; unlimited if < 0
+	left   int // messages left; kefu.Unlimited (< 0) for no limit
 }
 
 func (w *window) open(now time.Time) bool { return now.Before(w.closes) }
@@ -101,7 +79,7 @@ func (s *Server) AddUser(openID string) {
 // An unknown Action panics.
 func (s *Server) Interact(openID string, a Action) {
 	now := s.Now()
-	w := a.window(now)
+	w := newWindow(a, now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.user(openID)
@@ -126,7 +104,7 @@ func (s *Server) Unfollow(openID string) {
 type WindowState struct {
 	Open   bool      // the window has not closed yet
 	Closes time.Time // when it closes (server time); zero if never opened
-	Left   int       // messages left; -1 means unlimited (Payment)
+	Left   int       // messages left; kefu.Unlimited (-1) for no limit (Payment)
 }
 
 // Window returns the state of the window that action a opened for openID
@@ -180,7 +158,7 @@ func (s *Server) Messages(openID string) []kefu.Message {
 func (u *user) pick(now time.Time) (*window, int) {
 	var best *window
 	anyOpen := false
-	for a := UserMessage; a <= Payment; a++ {
+	for _, a := range kefu.Actions() {
 		w := u.windows[a]
 		if w == nil || !w.open(now) {
 			continue

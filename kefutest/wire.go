@@ -42,6 +42,9 @@ type wechatAnswer struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
+// listReply answers a list under key: {"key":[...]}.
+func listReply(key string, list any) reply { return jsonReply(map[string]any{key: list}) }
+
 // okReply is WeChat's success: {"errcode":0,"errmsg":"ok"}.
 func okReply() reply { return jsonReply(wechatAnswer{0, "ok"}) }
 
@@ -66,103 +69,82 @@ func notFound() reply {
 	return reply{status: http.StatusNotFound, contentType: "text/plain; charset=utf-8", body: []byte("404 page not found\n")}
 }
 
-// errmsg returns the English errmsg WeChat sends with code, before the rid
-// suffix. WeChat documents the typing codes (45072, 45080, 45081) in Chinese
-// only; their texts here are English renderings.
+// errmsgs are the English errmsgs WeChat sends with each errcode, before
+// the rid suffix: the only place the fake writes them. WeChat documents the
+// typing codes (45072, 45080, 45081) in Chinese only; their texts here are
+// English renderings.
+var errmsgs = map[int]string{
+	-1:    "system error",
+	0:     "ok",
+	40001: "invalid credential, access_token is invalid or not latest",
+	40002: "invalid grant_type",
+	40003: "invalid openid",
+	40004: "invalid media type",
+	40005: "invalid file type",
+	40006: "invalid meida size", // sic: WeChat's spelling
+	40007: "invalid media_id",
+	40008: "invalid message type",
+	40009: "invalid image size",
+	40013: "invalid appid",
+	40014: "invalid access_token",
+	40033: `invalid charset. please check your request, if include \uxxxx will create fail!`,
+	40125: "invalid appsecret",
+	40164: "invalid ip, not in whitelist",
+	40200: "invalid account type",
+	40243: "AppSecret is frozen",
+	41001: "access_token missing",
+	41002: "appid missing",
+	41004: "appsecret missing",
+	41005: "media data missing",
+	42001: "access_token expired",
+	43004: "require subscribe",
+	43019: "require remove blacklist",
+	44002: "empty post data",
+	44003: "empty news data",
+	44004: "empty content",
+	45001: "media size out of limit",
+	45002: "content size out of limit",
+	45008: "article size out of limit",
+	45009: "reach max api daily quota limit",
+	45011: "api minute-quota reach limit, must slower, retry next minute",
+	45015: "response out of time limit or subscription is canceled",
+	45047: "out of response count limit",
+	45072: "command field is invalid",
+	45080: "no message exchange with the user in the last 30 seconds",
+	45081: "already typing",
+	45162: "invalid type",
+	47001: "data format error",
+	48001: "api unauthorized",
+	48002: "user block receive message",
+	48004: "api forbidden for irregularities",
+	50002: "user limited",
+	61457: "invalid file type", // of a head image
+
+	// The new customer service's errcodes, as WeChat's global return-code
+	// list and the customer-service pages write them.
+	65400: "please enable new custom service, or wait for a while if you have enabled",
+	65401: "invalid custom service account",
+	65402: "the custom service account need to bind a wechat user",
+	65403: "illegal nickname",
+	65404: "illegal custom service account",
+	65405: "custom service account number reach limit",
+	65406: "custom service account exists",
+	65407: "the wechat user have been one of your workers",
+	65408: "you have already invited the wechat user",
+	65409: "wechat account invalid",
+	65410: "too many custom service accounts bound by the worker",
+	65411: "a effective invitation to bind the custom service account exists",
+	65412: "the custom service account have been bound by a wechat user",
+	65413: "no effective session for the customer",
+	65414: "another worker is serving the customer",
+	65415: "the worker is not online",
+	65416: "param invalid, please check",
+	65417: "it is too long from the starttime to endtime",
+}
+
+// errmsg returns the errmsg of code, or "unknown error".
 func errmsg(code int) string {
-	switch code {
-	case -1:
-		return "system error"
-	case 0:
-		return "ok"
-	case 40001:
-		return "invalid credential, access_token is invalid or not latest"
-	case 40002:
-		return "invalid grant_type"
-	case 40003:
-		return "invalid openid"
-	case 40004:
-		return "invalid media type"
-	case 40005:
-		return "invalid file type"
-	case 40006:
-		return "invalid meida size" // sic: WeChat's spelling
-	case 40007:
-		return "invalid media_id"
-	case 40008:
-		return "invalid message type"
-	case 40009:
-		return "invalid image size"
-	case 40013:
-		return "invalid appid"
-	case 40014:
-		return "invalid access_token"
-	case 40033:
-		return `invalid charset. please check your request, if include \uxxxx will create fail!`
-	case 40125:
-		return "invalid appsecret"
-	case 40164:
-		return "invalid ip, not in whitelist"
-	case 40200:
-		return "invalid account type"
-	case 40243:
-		return "AppSecret is frozen"
-	case 41001:
-		return "access_token missing"
-	case 41002:
-		return "appid missing"
-	case 41004:
-		return "appsecret missing"
-	case 41005:
-		return "media data missing"
-	case 42001:
-		return "access_token expired"
-	case 43004:
-		return "require subscribe"
-	case 43019:
-		return "require remove blacklist"
-	case 44002:
-		return "empty post data"
-	case 44003:
-		return "empty news data"
-	case 44004:
-		return "empty content"
-	case 45001:
-		return "media size out of limit"
-	case 45002:
-		return "content size out of limit"
-	case 45008:
-		return "article size out of limit"
-	case 45009:
-		return "reach max api daily quota limit"
-	case 45011:
-		return "api minute-quota reach limit, must slower, retry next minute"
-	case 45015:
-		return "response out of time limit or subscription is canceled"
-	case 45047:
-		return "out of response count limit"
-	case 45072:
-		return "command field is invalid"
-	case 45080:
-		return "no message exchange with the user in the last 30 seconds"
-	case 45081:
-		return "already typing"
-	case 45162:
-		return "invalid type"
-	case 47001:
-		return "data format error"
-	case 48001:
-		return "api unauthorized"
-	case 48002:
-		return "user block receive message"
-	case 48004:
-		return "api forbidden for irregularities"
-	case 50002:
-		return "user limited"
-	case 61457:
-		return "invalid file type" // of a head image
-	}
-	if m := kfErrmsg[code]; m != "" {
+	if m, ok := errmsgs[code]; ok {
 		return m
 	}
 	return "unknown error"
