@@ -235,10 +235,8 @@ func (c *Client) Accounts(ctx context.Context) ([]Account, error) {
 	var a struct {
 		List []Account `json:"kf_list"`
 	}
-	if err := c.get(ctx, accountListPath, "", nil, &a, func() bool { return a.List != nil }); err != nil {
-		return nil, err
-	}
-	return a.List, nil
+	err := c.get(ctx, accountListPath, "", nil, &a, func() bool { return a.List != nil })
+	return orNil(a.List, err)
 }
 
 // OnlineAccounts lists the customer-service accounts whose worker is online
@@ -250,10 +248,8 @@ func (c *Client) OnlineAccounts(ctx context.Context) ([]OnlineAccount, error) {
 	var a struct {
 		List []OnlineAccount `json:"kf_online_list"`
 	}
-	if err := c.get(ctx, onlineListPath, "", nil, &a, func() bool { return a.List != nil }); err != nil {
-		return nil, err
-	}
-	return a.List, nil
+	err := c.get(ctx, onlineListPath, "", nil, &a, func() bool { return a.List != nil })
+	return orNil(a.List, err)
 }
 
 // OpenSession makes the customer-service account kfAccount serve the user
@@ -399,4 +395,13 @@ func kfAccountRule(s string) string {
 // isWordChar reports whether r is one of A-Z, a-z, 0-9 and _.
 func isWordChar(r rune) bool {
 	return r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+}
+
+// orNil returns v, or nil when err is not: an answer that failed may have
+// been decoded in part.
+func orNil[T any](v []T, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -122,20 +122,18 @@ func WithRetry(p RetryPolicy) Option {
 // WithLogger logs attempts, retries and token refreshes to l (debug level
 // for each attempt). Nothing logged holds a token or secret. The default is
 // silence. Applies to NewClient and NewTokenSource.
-func WithLogger(l *slog.Logger) Option {
-	return func(s *settings) error {
-		s.log = l
-		return nil
-	}
-}
+func WithLogger(l *slog.Logger) Option { return set(func(s *settings) { s.log = l }) }
 
 // WithClassicToken makes NewTokenSource use the classic GET /cgi-bin/token
 // instead of the stable endpoint. Every classic fetch kills the previous
 // token 5 minutes later, so processes sharing an app id should share tokens
 // (WithTokenStore). Applies to NewTokenSource only.
-func WithClassicToken() Option {
+func WithClassicToken() Option { return set(func(s *settings) { s.classic = true }) }
+
+// set is an option that cannot fail.
+func set(f func(*settings)) Option {
 	return func(s *settings) error {
-		s.classic = true
+		f(s)
 		return nil
 	}
 }

@@ -16,15 +16,17 @@
 // Send validates the message first (Message.Validate): a message WeChat would
 // reject for its shape never leaves the process. It encodes the body as WeChat
 // wants it: compact UTF-8, no HTML escaping, so <a href="...&..."> links go out
-// literally.
+// literally. MsgTypes lists the types; Message.Body returns the body a
+// message's type names.
 //
 // # Tokens
 //
 // NewTokenSource fetches access tokens from the stable endpoint (or the
 // classic one, WithClassicToken), caches them and refreshes them ahead of
 // expiry, once for all goroutines. When WeChat rejects a token (40001, 40014,
-// 42001) the Client drops it, takes a fresh one and retries once. StaticToken
-// wraps a token you manage yourself.
+// 42001) the Client drops it, takes a fresh one and retries once. The source
+// is an ExpiringTokenSource: TokenWithExpiry returns the Token with its
+// Expiry. StaticToken wraps a token you manage yourself.
 //
 // # Errors
 //
@@ -32,7 +34,8 @@
 // errors.Is and the sentinels: ErrOutsideWindow (45015: the user must write
 // first), ErrQuotaExceeded (45047), ErrRateLimited, ErrInvalidToken,
 // ErrBadCredentials, ... A message that failed validation matches
-// ErrInvalidMessage and was not sent. A request whose answer was lost matches
+// ErrInvalidMessage and was not sent; a bad option given to NewClient or
+// NewTokenSource matches ErrInvalidOption. A request whose answer was lost matches
 // ErrDeliveryUnknown: the message may have been delivered. No error string or
 // log line holds an access token or the app secret.
 //
@@ -44,6 +47,13 @@
 // and connections that failed before the request was written. The send
 // endpoint has no idempotency key, so an unknown outcome is not retried unless
 // RetryPolicy.RetryUnknown says duplicates are acceptable.
+//
+// # Windows
+//
+// A message is allowed only inside a window a user action opened, with a
+// quota: Action names the actions and Action.Rule gives what each allows
+// (ActionUserMessage: 5 messages in 48 h, ...). Outside every window WeChat
+// answers 45015 (ErrOutsideWindow), over the quota 45047 (ErrQuotaExceeded).
 //
 // # Testing
 //

@@ -343,18 +343,14 @@ func (b *Text) validate(v *validator) {
 }
 
 func (b *Video) validate(v *validator) {
-	v.required("video.media_id", b.MediaID)
-	v.utf8("video.thumb_media_id", b.ThumbMediaID)
-	v.utf8("video.title", b.Title)
-	v.utf8("video.description", b.Description)
+	v.check(field{"video.media_id", b.MediaID, required}, field{"video.thumb_media_id", b.ThumbMediaID, text},
+		field{"video.title", b.Title, text}, field{"video.description", b.Description, text})
 }
 
 func (b *Music) validate(v *validator) {
-	v.utf8("music.title", b.Title)
-	v.utf8("music.description", b.Description)
-	v.optionalURL("music.musicurl", b.MusicURL)
-	v.optionalURL("music.hqmusicurl", b.HQMusicURL)
-	v.required("music.thumb_media_id", b.ThumbMediaID)
+	v.check(field{"music.title", b.Title, text}, field{"music.description", b.Description, text},
+		field{"music.musicurl", b.MusicURL, optionalURL}, field{"music.hqmusicurl", b.HQMusicURL, optionalURL},
+		field{"music.thumb_media_id", b.ThumbMediaID, required})
 }
 
 func (b *MsgMenu) validate(v *validator) {
@@ -379,17 +375,45 @@ func (b *MsgMenu) validate(v *validator) {
 func (b *WxCard) validate(v *validator) { v.required("wxcard.card_id", b.CardID) }
 
 func (b *MiniProgramPage) validate(v *validator) {
-	v.required("miniprogrampage.title", b.Title)
-	v.utf8("miniprogrampage.appid", b.AppID)
-	v.required("miniprogrampage.pagepath", b.PagePath)
-	v.required("miniprogrampage.thumb_media_id", b.ThumbMediaID)
+	v.check(field{"miniprogrampage.title", b.Title, required}, field{"miniprogrampage.appid", b.AppID, text},
+		field{"miniprogrampage.pagepath", b.PagePath, required}, field{"miniprogrampage.thumb_media_id", b.ThumbMediaID, required})
 }
 
 func (b *Link) validate(v *validator) {
-	v.required("link.title", b.Title)
-	v.utf8("link.description", b.Description)
-	v.requiredURL("link.url", b.URL)
-	v.requiredURL("link.thumb_url", b.ThumbURL)
+	v.check(field{"link.title", b.Title, required}, field{"link.description", b.Description, text},
+		field{"link.url", b.URL, requiredURL}, field{"link.thumb_url", b.ThumbURL, requiredURL})
+}
+
+// fieldRule is what a string field must be; every one must be valid UTF-8.
+type fieldRule uint8
+
+const (
+	text        fieldRule = iota // anything, even empty
+	required                     // not empty
+	optionalURL                  // empty, or an absolute http(s) URL
+	requiredURL                  // an absolute http(s) URL
+)
+
+// field is one string field of a body, as check reads it.
+type field struct {
+	path, value string
+	rule        fieldRule
+}
+
+// check checks fields against their rules.
+func (v *validator) check(fields ...field) {
+	for _, f := range fields {
+		switch f.rule {
+		case text:
+			v.utf8(f.path, f.value)
+		case required:
+			v.required(f.path, f.value)
+		case optionalURL:
+			v.optionalURL(f.path, f.value)
+		case requiredURL:
+			v.requiredURL(f.path, f.value)
+		}
+	}
 }
 
 // validator collects the broken rules of one Validate call.

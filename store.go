@@ -84,12 +84,7 @@ func WithTokenStore(store TokenStore) Option {
 // WithTokenStoreFailClosed makes a source WithTokenStore return the store's
 // error (matching ErrTokenStoreUnavailable) instead of falling back to a
 // process-local token. Applies to NewTokenSource only.
-func WithTokenStoreFailClosed() Option {
-	return func(s *settings) error {
-		s.storeFailClosed = true
-		return nil
-	}
-}
+func WithTokenStoreFailClosed() Option { return set(func(s *settings) { s.storeFailClosed = true }) }
 
 // sharedFetcher fetches tokens through a TokenStore: the stored token when
 // it is good, else one fetch from WeChat under the store's lock for all
