@@ -185,15 +185,28 @@ func (c *Client) UpdateAccount(ctx context.Context, a Account) error {
 }
 
 func (c *Client) putAccount(ctx context.Context, path string, a Account) error {
-	var v validator
-	v.kfAccount("kf_account", a.KfAccount)
+	v := accountValidator(a.KfAccount)
 	if v.required("nickname", a.Nickname) && utf8.RuneCountInString(a.Nickname) > MaxNicknameRunes {
 		v.add("nickname", fmt.Sprintf("must be at most %d characters", MaxNicknameRunes))
 	}
-	return c.post(ctx, path, &v, struct {
-		KfAccount string `json:"kf_account"`
-		Nickname  string `json:"nickname"`
-	}{a.KfAccount, a.Nickname})
+	return c.post(ctx, path, v, accountBody{KfAccount: a.KfAccount, Nickname: a.Nickname})
+}
+
+// accountBody is the body of the calls on one customer-service account:
+// kf_account, and the one other member a call sends (checked to be set, so
+// omitempty leaves out only the members other calls send).
+type accountBody struct {
+	KfAccount string `json:"kf_account"`
+	Nickname  string `json:"nickname,omitempty"`
+	InviteWx  string `json:"invite_wx,omitempty"`
+	OpenID    string `json:"openid,omitempty"`
+}
+
+// accountValidator returns a validator that checked kfAccount.
+func accountValidator(kfAccount string) *validator {
+	v := new(validator)
+	v.kfAccount("kf_account", kfAccount)
+	return v
 }
 
 // DeleteAccount deletes the customer-service account kfAccount (POST
@@ -202,11 +215,7 @@ func (c *Client) putAccount(ctx context.Context, path string, a Account) error {
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
 func (c *Client) DeleteAccount(ctx context.Context, kfAccount string) error {
-	var v validator
-	v.kfAccount("kf_account", kfAccount)
-	return c.post(ctx, accountDelPath, &v, struct {
-		KfAccount string `json:"kf_account"`
-	}{kfAccount})
+	return c.post(ctx, accountDelPath, accountValidator(kfAccount), accountBody{KfAccount: kfAccount})
 }
 
 // InviteWorker invites the WeChat user wechatID to work as the
@@ -218,13 +227,9 @@ func (c *Client) DeleteAccount(ctx context.Context, kfAccount string) error {
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
 func (c *Client) InviteWorker(ctx context.Context, kfAccount, wechatID string) error {
-	var v validator
-	v.kfAccount("kf_account", kfAccount)
+	v := accountValidator(kfAccount)
 	v.required("invite_wx", wechatID)
-	return c.post(ctx, inviteWorkerPath, &v, struct {
-		KfAccount string `json:"kf_account"`
-		InviteWx  string `json:"invite_wx"`
-	}{kfAccount, wechatID})
+	return c.post(ctx, inviteWorkerPath, v, accountBody{KfAccount: kfAccount, InviteWx: wechatID})
 }
 
 // Accounts lists the customer-service accounts (GET
@@ -273,13 +278,9 @@ func (c *Client) CloseSession(ctx context.Context, kfAccount, openID string) err
 }
 
 func (c *Client) session(ctx context.Context, path, kfAccount, openID string) error {
-	var v validator
-	v.kfAccount("kf_account", kfAccount)
+	v := accountValidator(kfAccount)
 	v.required("openid", openID)
-	return c.post(ctx, path, &v, struct {
-		KfAccount string `json:"kf_account"`
-		OpenID    string `json:"openid"`
-	}{kfAccount, openID})
+	return c.post(ctx, path, v, accountBody{KfAccount: kfAccount, OpenID: openID})
 }
 
 // Session returns the session of the user openID (GET

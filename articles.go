@@ -26,13 +26,12 @@ type MPNewsArticle struct {
 // (and so Send) rejects more with a ValidationError instead of a 45008 answer.
 // The articles are copied.
 func NewNews(to string, articles ...Article) *Message {
-	return &Message{ToUser: to, MsgType: TypeNews,
-		News: &News{Articles: append([]Article(nil), articles...)}}
+	return newMessage(to, TypeNews, &News{Articles: append([]Article(nil), articles...)})
 }
 
 // NewMPNewsArticle returns a message showing the published article articleID.
 func NewMPNewsArticle(to, articleID string) *Message {
-	return &Message{ToUser: to, MsgType: TypeMPNewsArticle, MPNewsArticle: &MPNewsArticle{ArticleID: articleID}}
+	return newMessage(to, TypeMPNewsArticle, &MPNewsArticle{ArticleID: articleID})
 }
 
 func (n *News) validate(v *validator) {

@@ -144,55 +144,55 @@ type AIMsgContext struct {
 }
 
 // NewText returns a text message to the user with OpenID to.
-func NewText(to, content string) *Message {
-	return &Message{ToUser: to, MsgType: TypeText, Text: &Text{Content: content}}
-}
+func NewText(to, content string) *Message { return newMessage(to, TypeText, &Text{Content: content}) }
 
 // NewImage returns an image message; mediaID comes from a media upload.
 func NewImage(to, mediaID string) *Message {
-	return &Message{ToUser: to, MsgType: TypeImage, Image: &Media{MediaID: mediaID}}
+	return newMessage(to, TypeImage, &Media{MediaID: mediaID})
 }
 
 // NewVoice returns a voice message; mediaID comes from a media upload.
 func NewVoice(to, mediaID string) *Message {
-	return &Message{ToUser: to, MsgType: TypeVoice, Voice: &Media{MediaID: mediaID}}
+	return newMessage(to, TypeVoice, &Media{MediaID: mediaID})
 }
 
 // NewVideo returns a video message.
-func NewVideo(to string, v Video) *Message {
-	return &Message{ToUser: to, MsgType: TypeVideo, Video: &v}
-}
+func NewVideo(to string, v Video) *Message { return newMessage(to, TypeVideo, &v) }
 
 // NewMusic returns a music message.
-func NewMusic(to string, m Music) *Message {
-	return &Message{ToUser: to, MsgType: TypeMusic, Music: &m}
-}
+func NewMusic(to string, m Music) *Message { return newMessage(to, TypeMusic, &m) }
 
 // NewMPNews returns a message that shows a draft (图文) by its media id.
 // WeChat has deprecated it: prefer NewMPNewsArticle.
 func NewMPNews(to, mediaID string) *Message {
-	return &Message{ToUser: to, MsgType: TypeMPNews, MPNews: &Media{MediaID: mediaID}}
+	return newMessage(to, TypeMPNews, &Media{MediaID: mediaID})
 }
 
 // NewMsgMenu returns a menu message. The menu's items are copied.
 func NewMsgMenu(to string, m MsgMenu) *Message {
 	m.List = append([]MenuItem(nil), m.List...)
-	return &Message{ToUser: to, MsgType: TypeMsgMenu, MsgMenu: &m}
+	return newMessage(to, TypeMsgMenu, &m)
 }
 
 // NewWxCard returns a card-coupon message.
 func NewWxCard(to, cardID string) *Message {
-	return &Message{ToUser: to, MsgType: TypeWxCard, WxCard: &WxCard{CardID: cardID}}
+	return newMessage(to, TypeWxCard, &WxCard{CardID: cardID})
 }
 
 // NewMiniProgramPage returns a Mini Program card message.
 func NewMiniProgramPage(to string, p MiniProgramPage) *Message {
-	return &Message{ToUser: to, MsgType: TypeMiniProgramPage, MiniProgramPage: &p}
+	return newMessage(to, TypeMiniProgramPage, &p)
 }
 
 // NewLink returns a link card message (Mini Programs only).
-func NewLink(to string, l Link) *Message {
-	return &Message{ToUser: to, MsgType: TypeLink, Link: &l}
+func NewLink(to string, l Link) *Message { return newMessage(to, TypeLink, &l) }
+
+// newMessage returns a message of type t to the user to, carrying body
+// (a body of the type's kind) in the field t names.
+func newMessage(to string, t MsgType, body any) *Message {
+	m := &Message{ToUser: to, MsgType: t}
+	kindOf(t).set(m, body)
+	return m
 }
 
 // From sends m as the customer-service account kfAccount ("prefix@account")
@@ -212,6 +212,8 @@ type msgKind struct {
 	typ MsgType
 	// body returns the body field of m that typ names, nil when unset.
 	body func(m *Message) any
+	// set sets that field to b, a body of its type.
+	set func(m *Message, b any)
 	// validate checks the body, when set.
 	validate func(v *validator, m *Message)
 }
@@ -219,17 +221,18 @@ type msgKind struct {
 // kind builds a table row from the body field's accessor and its checks,
 // which are called only when the body is set. The body's encoding is its
 // JSON (the struct tags).
-func kind[B any](typ MsgType, field func(*Message) *B, check func(*B, *validator)) msgKind {
+func kind[B any](typ MsgType, field func(*Message) **B, check func(*B, *validator)) msgKind {
 	return msgKind{
 		typ: typ,
 		body: func(m *Message) any {
-			if b := field(m); b != nil {
+			if b := *field(m); b != nil {
 				return b
 			}
 			return nil
 		},
+		set: func(m *Message, b any) { *field(m) = b.(*B) },
 		validate: func(v *validator, m *Message) {
-			if b := field(m); b != nil {
+			if b := *field(m); b != nil {
 				check(b, v)
 			}
 		},
@@ -239,18 +242,18 @@ func kind[B any](typ MsgType, field func(*Message) *B, check func(*B, *validator
 // msgKinds is the message type table, in the order of the Message fields
 // (the order of the members on the wire).
 var msgKinds = [...]msgKind{
-	kind(TypeText, func(m *Message) *Text { return m.Text }, (*Text).validate),
-	kind(TypeImage, func(m *Message) *Media { return m.Image }, func(b *Media, v *validator) { v.required("image.media_id", b.MediaID) }),
-	kind(TypeVoice, func(m *Message) *Media { return m.Voice }, func(b *Media, v *validator) { v.required("voice.media_id", b.MediaID) }),
-	kind(TypeVideo, func(m *Message) *Video { return m.Video }, (*Video).validate),
-	kind(TypeMusic, func(m *Message) *Music { return m.Music }, (*Music).validate),
-	kind(TypeNews, func(m *Message) *News { return m.News }, (*News).validate),
-	kind(TypeMPNews, func(m *Message) *Media { return m.MPNews }, func(b *Media, v *validator) { v.required("mpnews.media_id", b.MediaID) }),
-	kind(TypeMPNewsArticle, func(m *Message) *MPNewsArticle { return m.MPNewsArticle }, (*MPNewsArticle).validate),
-	kind(TypeMsgMenu, func(m *Message) *MsgMenu { return m.MsgMenu }, (*MsgMenu).validate),
-	kind(TypeWxCard, func(m *Message) *WxCard { return m.WxCard }, (*WxCard).validate),
-	kind(TypeMiniProgramPage, func(m *Message) *MiniProgramPage { return m.MiniProgramPage }, (*MiniProgramPage).validate),
-	kind(TypeLink, func(m *Message) *Link { return m.Link }, (*Link).validate),
+	kind(TypeText, func(m *Message) **Text { return &m.Text }, (*Text).validate),
+	kind(TypeImage, func(m *Message) **Media { return &m.Image }, func(b *Media, v *validator) { v.required("image.media_id", b.MediaID) }),
+	kind(TypeVoice, func(m *Message) **Media { return &m.Voice }, func(b *Media, v *validator) { v.required("voice.media_id", b.MediaID) }),
+	kind(TypeVideo, func(m *Message) **Video { return &m.Video }, (*Video).validate),
+	kind(TypeMusic, func(m *Message) **Music { return &m.Music }, (*Music).validate),
+	kind(TypeNews, func(m *Message) **News { return &m.News }, (*News).validate),
+	kind(TypeMPNews, func(m *Message) **Media { return &m.MPNews }, func(b *Media, v *validator) { v.required("mpnews.media_id", b.MediaID) }),
+	kind(TypeMPNewsArticle, func(m *Message) **MPNewsArticle { return &m.MPNewsArticle }, (*MPNewsArticle).validate),
+	kind(TypeMsgMenu, func(m *Message) **MsgMenu { return &m.MsgMenu }, (*MsgMenu).validate),
+	kind(TypeWxCard, func(m *Message) **WxCard { return &m.WxCard }, (*WxCard).validate),
+	kind(TypeMiniProgramPage, func(m *Message) **MiniProgramPage { return &m.MiniProgramPage }, (*MiniProgramPage).validate),
+	kind(TypeLink, func(m *Message) **Link { return &m.Link }, (*Link).validate),
 }
 
 // kindOf returns the table row of t, or nil for an unknown type.
