@@ -16,10 +16,12 @@ import (
 	"github.com/kefu-go/kefu"
 )
 
-var tokenCmd = &command{
-	name:    "token",
-	summary: "fetch an access token and print when it expires",
-	usage: `  kefu token                     check the credentials: prints the token's expiry only
+// tokenCommand is "kefu token": an access token and its expiry.
+func tokenCommand() *command {
+	return &command{
+		name:    "token",
+		summary: "fetch an access token and print when it expires",
+		usage: `  kefu token                     check the credentials: prints the token's expiry only
   TOKEN=$(kefu token --show)     the token itself on stdout (the expiry goes to stderr)
 
 It asks the stable endpoint (POST /cgi-bin/stable_token, no force_refresh),
@@ -28,36 +30,45 @@ GET /cgi-bin/token instead, which issues a new token on every call and kills
 the app's previous classic token 5 minutes later: other processes using it
 will see 40001.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-		var (
-			api           apiFlags
-			show, classic bool
-		)
-		api.register(fs)
-		fs.BoolVar(&show, "show", false, "print the token itself, alone on stdout")
-		fs.BoolVar(&classic, "classic", false, "use the classic GET /cgi-bin/token (kills the previous classic token)")
-		return func(ctx context.Context, e *env, _ []string) error {
-			if err := api.resolve(e); err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(ctx, api.timeout)
-			defer cancel()
-			token, expiresIn, err := fetchToken(ctx, &api, classic)
-			if err != nil {
-				return err
-			}
-			status := e.stdout
-			if show {
-				status = e.stderr
-			}
-			at := time.Now().Add(expiresIn).Truncate(time.Second)
-			fmt.Fprintf(status, "token ok, expires in %v (at %s)\n", expiresIn, at.Format(time.RFC3339))
-			if show {
-				fmt.Fprintln(e.stdout, token)
-			}
-			return nil
-		}
-	},
+		flags: tokenFlags,
+	}
+}
+
+// tokenFlags defines kefu token's flags on fs.
+func tokenFlags(fs *flag.FlagSet) runFunc {
+	t := &tokenRun{}
+	t.api.register(fs)
+	fs.BoolVar(&t.show, "show", false, "print the token itself, alone on stdout")
+	fs.BoolVar(&t.classic, "classic", false, "use the classic GET /cgi-bin/token (kills the previous classic token)")
+	return t.run
+}
+
+// tokenRun is a run of kefu token: the flags it was given.
+type tokenRun struct {
+	api           apiFlags
+	show, classic bool
+}
+
+func (t *tokenRun) run(ctx context.Context, e *env, _ []string) error {
+	if err := t.api.resolve(e); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.api.timeout)
+	defer cancel()
+	token, expiresIn, err := fetchToken(ctx, &t.api, t.classic)
+	if err != nil {
+		return err
+	}
+	status := e.stdout
+	if t.show {
+		status = e.stderr
+	}
+	at := time.Now().Add(expiresIn).Truncate(time.Second)
+	fmt.Fprintf(status, "token ok, expires in %v (at %s)\n", expiresIn, at.Format(time.RFC3339))
+	if t.show {
+		fmt.Fprintln(e.stdout, token)
+	}
+	return nil
 }
 
 // tokenAnswer is an answer of the token endpoints: a token, or errcode and
