@@ -199,33 +199,19 @@ func (s *seed) check() error {
 }
 
 // splitAccount splits "kf_account:nickname" and checks both as WeChat (and
-// kefutest, which panics otherwise) does.
+// kefutest, which panics otherwise) does: the kf_account by kefu's rule.
 func splitAccount(kv string) (kfAccount, nickname string, err error) {
 	kfAccount, nickname, ok := strings.Cut(kv, ":")
 	if !ok || kfAccount == "" || nickname == "" {
 		return "", "", usagef("account %q: want kf_account:nickname, e.g. kf01@shop:Alice", kv)
 	}
-	prefix, wechatID, ok := strings.Cut(kfAccount, "@")
-	if !ok || !validPrefix(prefix) || wechatID == "" ||
-		strings.ContainsFunc(wechatID, func(r rune) bool { return r == '@' || r <= ' ' || r == 0x7f }) {
-		return "", "", usagef("account %q: the kf_account must be prefix@account, the prefix 1 to 10 of A-Z, a-z, 0-9, _", kv)
+	if kefu.ValidateKfAccount(kfAccount) != nil {
+		return "", "", usagef("account %q: the kf_account must be prefix@account, the prefix 1 to %d of A-Z, a-z, 0-9, _", kv, kefu.MaxKfPrefix)
 	}
 	if !utf8.ValidString(nickname) || utf8.RuneCountInString(nickname) > kefu.MaxNicknameRunes {
 		return "", "", usagef("account %q: the nickname must be 1 to %d characters", kv, kefu.MaxNicknameRunes)
 	}
 	return kfAccount, nickname, nil
-}
-
-func validPrefix(p string) bool {
-	if len(p) < 1 || len(p) > 10 {
-		return false
-	}
-	for _, c := range []byte(p) {
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // serveFake runs a kefutest server seeded with s, which check accepted, on
