@@ -43,6 +43,7 @@ type accountsRun struct {
 	online bool
 }
 
+// run lists the accounts, or with --online those with a worker online.
 func (a *accountsRun) run(ctx context.Context, e *env, _ []string) error {
 	if err := a.api.resolve(e); err != nil {
 		return err

@@ -86,6 +86,7 @@ type fakeRun struct {
 	mini                           bool
 }
 
+// run serves the fake, seeded, until ctx ends.
 func (f *fakeRun) run(ctx context.Context, e *env, _ []string) error {
 	s, err := f.seed()
 	if err != nil {

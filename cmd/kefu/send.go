@@ -49,6 +49,7 @@ type sendRun struct {
 	to, text, jsonFile, from string
 }
 
+// run sends the message the flags give and prints "ok".
 func (s *sendRun) run(ctx context.Context, e *env, _ []string) error {
 	textSet := false
 	s.fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })

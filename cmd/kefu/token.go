@@ -42,6 +42,8 @@ type tokenRun struct {
 	show, classic bool
 }
 
+// run fetches a token and prints when it expires, and with --show the
+// token itself.
 func (t *tokenRun) run(ctx context.Context, e *env, _ []string) error {
 	if err := t.api.resolve(e); err != nil {
 		return err

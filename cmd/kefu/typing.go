@@ -40,6 +40,7 @@ type typingRun struct {
 	off bool
 }
 
+// run turns typing on, or off with --off, and prints "ok".
 func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
 	if t.to == "" {
 		return usagef("--to is required")

@@ -58,6 +58,7 @@ type uploadRun struct {
 	kind, name string
 }
 
+// run uploads args[0] (stdin for "-") and prints its media id.
 func (u *uploadRun) run(ctx context.Context, e *env, args []string) error {
 	mk := kefu.MediaKind(u.kind)
 	switch mk {
