@@ -95,8 +95,8 @@ func (f *fakeRun) run(ctx context.Context, e *env, _ []string) error {
 	return serveFake(ctx, e, f.addr, s, f.mini)
 }
 
-// seed is the seed file's, if any, with the flags' users, media, accounts
-// and credentials added, checked.
+// seed returns what the fake starts with: the seed file's users, media,
+// accounts and credentials, if there is a file, then the flags', checked.
 func (f *fakeRun) seed() (*seed, error) {
 	var s seed
 	if f.seedFile != "" {
