@@ -17,10 +17,12 @@ import (
 	"github.com/kefu-go/kefu/kefutest"
 )
 
-var fakeCmd = &command{
-	name:    "fake",
-	summary: "run a fake WeChat API (kefutest) for other programs to test against",
-	usage: `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
+// fakeCommand is "kefu fake": kefutest's fake WeChat API as a process.
+func fakeCommand() *command {
+	return &command{
+		name:    "fake",
+		summary: "run a fake WeChat API (kefutest) for other programs to test against",
+		usage: `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
   kefu fake --account kf01@shop:Alice --payment-user o2
   kefu fake --seed seed.json
 
@@ -58,53 +60,73 @@ Seed file (every field optional; flags add to it, --appid/--secret win):
   {"users":["o1"],"payment_users":["o2"],"media":{"image":["m1"],"thumb":["t1"]},
    "accounts":["kf01@shop:Alice"],"appid":"wx123","secret":"not-a-real-secret"}
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-		var (
-			addr, seedFile, appID, secret  string
-			users, payers, media, accounts listFlag
-			mini                           bool
-		)
-		fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen on this `host:port` (port 0: any free port)")
-		fs.Var(&users, "user", "an `OPENID` that wrote to the account (repeatable)")
-		fs.Var(&payers, "payment-user", "an `OPENID` whose payment succeeded (repeatable)")
-		fs.Var(&media, "media", "a media id, as `kind:id` (repeatable)")
-		fs.Var(&accounts, "account", "a customer-service account, as `kf_account:nickname`, e.g. kf01@shop:Alice (repeatable)")
-		fs.StringVar(&seedFile, "seed", "", "read users, media, accounts and credentials from this JSON `FILE`")
-		fs.StringVar(&appID, "appid", "", "the fake account's app id (default: random)")
-		fs.StringVar(&secret, "secret", "", "the fake account's app secret (default: random)")
-		fs.BoolVar(&mini, "mini-program", false, "act as a Mini Program's API (text, image, link, miniprogrampage only)")
-		return func(ctx context.Context, e *env, _ []string) error {
-			var s seed
-			if seedFile != "" {
-				if err := s.read(seedFile); err != nil {
-					return err
-				}
-			}
-			s.Users = append(s.Users, users...)
-			s.PaymentUsers = append(s.PaymentUsers, payers...)
-			s.Accounts = append(s.Accounts, accounts...)
-			for _, kv := range media {
-				kind, id, ok := strings.Cut(kv, ":")
-				if !ok || id == "" {
-					return usagef("--media %q: want kind:id, e.g. image:m1", kv)
-				}
-				if s.Media == nil {
-					s.Media = make(map[string][]string)
-				}
-				s.Media[kind] = append(s.Media[kind], id)
-			}
-			if appID != "" {
-				s.AppID = appID
-			}
-			if secret != "" {
-				s.Secret = secret
-			}
-			if err := s.check(); err != nil {
-				return err
-			}
-			return serveFake(ctx, e, addr, &s, mini)
+		flags: fakeFlags,
+	}
+}
+
+// fakeFlags defines kefu fake's flags on fs.
+func fakeFlags(fs *flag.FlagSet) runFunc {
+	f := &fakeRun{}
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on this `host:port` (port 0: any free port)")
+	fs.Var(&f.users, "user", "an `OPENID` that wrote to the account (repeatable)")
+	fs.Var(&f.payers, "payment-user", "an `OPENID` whose payment succeeded (repeatable)")
+	fs.Var(&f.media, "media", "a media id, as `kind:id` (repeatable)")
+	fs.Var(&f.accounts, "account", "a customer-service account, as `kf_account:nickname`, e.g. kf01@shop:Alice (repeatable)")
+	fs.StringVar(&f.seedFile, "seed", "", "read users, media, accounts and credentials from this JSON `FILE`")
+	fs.StringVar(&f.appID, "appid", "", "the fake account's app id (default: random)")
+	fs.StringVar(&f.secret, "secret", "", "the fake account's app secret (default: random)")
+	fs.BoolVar(&f.mini, "mini-program", false, "act as a Mini Program's API (text, image, link, miniprogrampage only)")
+	return f.run
+}
+
+// fakeRun is a run of kefu fake: the flags it was given.
+type fakeRun struct {
+	addr, seedFile, appID, secret  string
+	users, payers, media, accounts listFlag
+	mini                           bool
+}
+
+// run serves the fake, seeded, until ctx ends.
+func (f *fakeRun) run(ctx context.Context, e *env, _ []string) error {
+	s, err := f.seed()
+	if err != nil {
+		return err
+	}
+	return serveFake(ctx, e, f.addr, s, f.mini)
+}
+
+// seed returns what the fake starts with: the seed file's users, media,
+// accounts and credentials, if there is a file, then the flags', checked.
+func (f *fakeRun) seed() (*seed, error) {
+	var s seed
+	if f.seedFile != "" {
+		if err := s.read(f.seedFile); err != nil {
+			return nil, err
 		}
-	},
+	}
+	s.Users = append(s.Users, f.users...)
+	s.PaymentUsers = append(s.PaymentUsers, f.payers...)
+	s.Accounts = append(s.Accounts, f.accounts...)
+	for _, kv := range f.media {
+		kind, id, ok := strings.Cut(kv, ":")
+		if !ok || id == "" {
+			return nil, usagef("--media %q: want kind:id, e.g. image:m1", kv)
+		}
+		if s.Media == nil {
+			s.Media = make(map[string][]string)
+		}
+		s.Media[kind] = append(s.Media[kind], id)
+	}
+	if f.appID != "" {
+		s.AppID = f.appID
+	}
+	if f.secret != "" {
+		s.Secret = f.secret
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // listFlag is a repeatable string flag.
@@ -128,8 +150,12 @@ type seed struct {
 // account is a customer-service account of the seed.
 type account struct{ kfAccount, nickname string }
 
-var mediaKinds = []string{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
-	kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard}
+// mediaKinds are the kinds of media a seed may hold, in the order the
+// banner lists them.
+func mediaKinds() []string {
+	return []string{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
+		kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard}
+}
 
 func (s *seed) read(name string) error {
 	data, err := os.ReadFile(name)
@@ -150,9 +176,10 @@ func (s *seed) check() error {
 	if (s.AppID == "") != (s.Secret == "") {
 		return usagef("give both an app id and a secret (--appid, --secret or the seed), or neither")
 	}
+	kinds := mediaKinds()
 	for kind, ids := range s.Media {
-		if !slices.Contains(mediaKinds, kind) {
-			return usagef("unknown media kind %q: want one of %s", kind, strings.Join(mediaKinds, ", "))
+		if !slices.Contains(kinds, kind) {
+			return usagef("unknown media kind %q: want one of %s", kind, strings.Join(kinds, ", "))
 		}
 		if slices.Contains(ids, "") {
 			return usagef("empty %s media id", kind)
@@ -173,33 +200,19 @@ func (s *seed) check() error {
 }
 
 // splitAccount splits "kf_account:nickname" and checks both as WeChat (and
-// kefutest, which panics otherwise) does.
+// kefutest, which panics otherwise) does: the kf_account by kefu's rule.
 func splitAccount(kv string) (kfAccount, nickname string, err error) {
 	kfAccount, nickname, ok := strings.Cut(kv, ":")
 	if !ok || kfAccount == "" || nickname == "" {
 		return "", "", usagef("account %q: want kf_account:nickname, e.g. kf01@shop:Alice", kv)
 	}
-	prefix, wechatID, ok := strings.Cut(kfAccount, "@")
-	if !ok || !validPrefix(prefix) || wechatID == "" ||
-		strings.ContainsFunc(wechatID, func(r rune) bool { return r == '@' || r <= ' ' || r == 0x7f }) {
-		return "", "", usagef("account %q: the kf_account must be prefix@account, the prefix 1 to 10 of A-Z, a-z, 0-9, _", kv)
+	if kefu.ValidateKfAccount(kfAccount) != nil {
+		return "", "", usagef("account %q: the kf_account must be prefix@account, the prefix 1 to %d of A-Z, a-z, 0-9, _", kv, kefu.MaxKfPrefix)
 	}
 	if !utf8.ValidString(nickname) || utf8.RuneCountInString(nickname) > kefu.MaxNicknameRunes {
 		return "", "", usagef("account %q: the nickname must be 1 to %d characters", kv, kefu.MaxNicknameRunes)
 	}
 	return kfAccount, nickname, nil
-}
-
-func validPrefix(p string) bool {
-	if len(p) < 1 || len(p) > 10 {
-		return false
-	}
-	for _, c := range []byte(p) {
-		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // serveFake runs a kefutest server seeded with s, which check accepted, on
@@ -224,7 +237,7 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 		srv.Interact(u, kefutest.Payment)
 	}
 	var seeded, accounts []string
-	for _, kind := range mediaKinds {
+	for _, kind := range mediaKinds() {
 		for _, id := range s.Media[kind] {
 			srv.AddMedia(kind, id)
 			seeded = append(seeded, kind+":"+id)

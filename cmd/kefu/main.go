@@ -25,12 +25,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/kefu-go/kefu"
 )
@@ -59,16 +57,17 @@ type command struct {
 	// maxArgs is how many arguments other than flags it takes; flags may
 	// come before or after them ("--" ends the flags).
 	maxArgs int
-	// flags defines the command's flags on fs and returns what runs it,
-	// given its arguments other than flags (at most maxArgs).
-	flags func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
+	// flags defines the command's flags on fs and returns what runs it.
+	flags func(fs *flag.FlagSet) runFunc
 }
 
-// commands is set in init: help refers to it.
-var commands []*command
+// runFunc runs a command once its flags are parsed, given its arguments
+// other than flags (at most maxArgs).
+type runFunc func(ctx context.Context, e *env, args []string) error
 
-func init() {
-	commands = []*command{sendCmd, typingCmd, uploadCmd, accountsCmd, tokenCmd, fakeCmd}
+// commands returns the subcommands, in the order help lists them.
+func commands() []*command {
+	return []*command{sendCommand(), typingCommand(), uploadCommand(), accountsCommand(), tokenCommand(), fakeCommand()}
 }
 
 func main() {
@@ -76,15 +75,6 @@ func main() {
 	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
 	os.Exit(code)
-}
-
-// usageError is a mistake in the command line: exit code 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
 }
 
 // run runs the command line args and returns the exit code.
@@ -145,31 +135,8 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 }
 
-// parse parses args with fs, flags before or after the other arguments,
-// and returns the other arguments. The standard flag package stops at the
-// first argument that is not a flag, so that "kefu upload photo.png --kind
-// image" would leave "--kind" unparsed; parse carries on after it. A "--"
-// ends the flags: everything after it is an argument.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var others []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return others, nil
-		}
-		if parsed := args[:len(args)-len(rest)]; len(parsed) > 0 && parsed[len(parsed)-1] == "--" {
-			return append(others, rest...), nil
-		}
-		others = append(others, rest[0])
-		args = rest[1:]
-	}
-}
-
 func lookup(name string) *command {
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name == name {
 			return c
 		}
@@ -186,7 +153,7 @@ Usage:
 
 Commands:
 `)
-	for _, c := range commands {
+	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
 	}
 	b.WriteString(`  help     show help for a command: kefu help send
@@ -213,112 +180,6 @@ func (c *command) help() string {
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	return b.String()
-}
-
-// apiFlags are the flags of the commands that call WeChat.
-type apiFlags struct {
-	appID, secret, baseURL string
-	timeout                time.Duration
-}
-
-func (a *apiFlags) register(fs *flag.FlagSet) {
-	// No default from the environment: --help would print the secret.
-	fs.StringVar(&a.appID, "appid", "", "the app id (default $KEFU_APPID)")
-	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
-	fs.StringVar(&a.baseURL, "base-url", kefu.DefaultBaseURL, "WeChat's API `URL`: a proxy, or a kefu fake")
-	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long, retries included")
-}
-
-// resolve fills the credentials from the environment and checks the flags.
-func (a *apiFlags) resolve(e *env) error {
-	if a.appID == "" {
-		a.appID = e.getenv("KEFU_APPID")
-	}
-	if a.secret == "" {
-		a.secret = e.getenv("KEFU_SECRET")
-	}
-	e.secret = a.secret
-	switch {
-	case a.appID == "" && a.secret == "":
-		return usagef("no credentials: set KEFU_APPID and KEFU_SECRET, or pass --appid and --secret")
-	case a.appID == "":
-		return usagef("no app id: set KEFU_APPID or pass --appid")
-	case a.secret == "":
-		return usagef("no app secret: set KEFU_SECRET or pass --secret")
-	case a.timeout <= 0:
-		return usagef("--timeout must be positive, got %v", a.timeout)
-	}
-	u, err := url.Parse(a.baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("--base-url must be an absolute http or https URL, got %q", a.baseURL)
-	}
-	a.baseURL = strings.TrimRight(a.baseURL, "/")
-	return nil
-}
-
-// call runs f with a kefu client for the flags and a context bounded by
-// --timeout, and closes the client's connections afterwards.
-func (a *apiFlags) call(ctx context.Context, f func(context.Context, *kefu.Client) error) error {
-	opts := []kefu.Option{kefu.WithBaseURL(a.baseURL)}
-	tokens, err := kefu.NewTokenSource(a.appID, a.secret, opts...)
-	if err != nil {
-		return err
-	}
-	client, err := kefu.NewClient(tokens, opts...)
-	if err != nil {
-		return err
-	}
-	defer client.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	return f(ctx, client)
-}
-
-// describe turns an error into the line(s) printed after "kefu CMD: ".
-// WeChat's answers print as errcode and errmsg, with a hint for the usual
-// cases.
-func describe(err error) string {
-	var apiErr *kefu.APIError
-	if errors.As(err, &apiErr) {
-		s := fmt.Sprintf("errcode %d: %s", apiErr.Code, apiErr.Message)
-		if apiErr.RequestID != "" {
-			s += " (rid " + apiErr.RequestID + ")"
-		}
-		for _, h := range hints {
-			if errors.Is(err, h.err) || h.code == apiErr.Code {
-				s += "\n  " + h.hint
-				break
-			}
-		}
-		return s
-	}
-	// kefu's errors start "kefu: "; so does our own prefix.
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		l = strings.TrimPrefix(l, "kefu: ")
-		if i > 0 {
-			l = "  " + l
-		}
-		lines[i] = l
-	}
-	return strings.Join(lines, "\n")
-}
-
-// hints follow WeChat's errors, by group or by errcode.
-var hints = []struct {
-	err  error
-	code int
-	hint string
-}{
-	{err: kefu.ErrOutsideWindow, hint: "the user has not written to the account lately (or unfollowed): wait for the user to act"},
-	{err: kefu.ErrQuotaExceeded, hint: "the replies this user's actions allow are used up: wait for the user to act again"},
-	{err: kefu.ErrInvalidOpenID, hint: "not an OpenID of this app"},
-	{err: kefu.ErrBadCredentials, hint: "check KEFU_APPID and KEFU_SECRET (or --appid, --secret)"},
-	{err: kefu.ErrUnauthorized, hint: "the app lacks this permission, or this machine's IP is not whitelisted"},
-	{err: kefu.ErrInvalidMedia, hint: "media ids expire 3 days after the upload"},
-	{err: kefu.ErrMediaRejected, hint: "WeChat refused the file for its kind, type or size: see kefu help upload"},
-	{code: 45080, hint: "typing needs a message exchange with the user in the last 30 s"},
-	{code: 45081, hint: "typing lasts 15 s, or until a message is sent"},
 }
 
 // scrub removes the app secret from s: kefu's errors never hold it, but a

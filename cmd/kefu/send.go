@@ -13,10 +13,12 @@ import (
 	"github.com/kefu-go/kefu"
 )
 
-var sendCmd = &command{
-	name:    "send",
-	summary: "send one customer-service message",
-	usage: `  kefu send --to OPENID --text "您好"
+// sendCommand is "kefu send": one message, as text or as JSON.
+func sendCommand() *command {
+	return &command{
+		name:    "send",
+		summary: "send one customer-service message",
+		usage: `  kefu send --to OPENID --text "您好"
   kefu send --json FILE          a kefu.Message as JSON, any type; "-" reads stdin
   kefu send --to OPENID --json - <<<'{"msgtype":"image","image":{"media_id":"MEDIA_ID"}}'
 
@@ -25,62 +27,83 @@ customer-service account. Prints "ok" when WeChat accepted the message.
 WeChat allows messages only after the user acted (5 in 48 h after the user
 writes): outside that window it answers 45015, past the quota 45047.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-		var (
-			api                      apiFlags
-			to, text, jsonFile, from string
-		)
-		api.register(fs)
-		fs.StringVar(&to, "to", "", "the user's `OPENID`")
-		fs.StringVar(&text, "text", "", "send a text message with this content (may hold <a href> links)")
-		fs.StringVar(&jsonFile, "json", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
-		fs.StringVar(&from, "from", "", "send as this customer-service account, e.g. kf01@account")
-		return func(ctx context.Context, e *env, _ []string) error {
-			textSet := false
-			fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })
-			switch {
-			case textSet && jsonFile != "":
-				return usagef("give --text or --json, not both")
-			case !textSet && jsonFile == "":
-				return usagef("nothing to send: give --text or --json")
-			case textSet && to == "":
-				return usagef("--to is required with --text")
-			}
-			if err := api.resolve(e); err != nil {
-				return err
-			}
-			var m *kefu.Message
-			if jsonFile == "" {
-				m = kefu.NewText(to, text)
-			} else {
-				var err error
-				if m, err = readMessage(jsonFile, e.stdin); err != nil {
-					return err
-				}
-				if to != "" {
-					m.ToUser = to
-				}
-				if m.ToUser == "" {
-					return usagef("no recipient: pass --to or set \"touser\" in the JSON")
-				}
-			}
-			if from != "" {
-				m.From(from)
-			}
-			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
-				resp, err := client.Send(ctx, m)
-				if err != nil {
-					return err
-				}
-				if resp.MsgID != 0 {
-					fmt.Fprintf(e.stdout, "ok (msgid %d)\n", resp.MsgID)
-				} else {
-					fmt.Fprintln(e.stdout, "ok")
-				}
-				return nil
-			})
+		flags: sendFlags,
+	}
+}
+
+// sendFlags defines kefu send's flags on fs.
+func sendFlags(fs *flag.FlagSet) runFunc {
+	s := &sendRun{fs: fs}
+	s.api.register(fs)
+	fs.StringVar(&s.to, "to", "", "the user's `OPENID`")
+	fs.StringVar(&s.text, "text", "", "send a text message with this content (may hold <a href> links)")
+	fs.StringVar(&s.jsonFile, "json", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
+	fs.StringVar(&s.from, "from", "", "send as this customer-service account, e.g. kf01@account")
+	return s.run
+}
+
+// sendRun is a run of kefu send: the flags it was given.
+type sendRun struct {
+	api                      apiFlags
+	fs                       *flag.FlagSet // tells whether --text was given
+	to, text, jsonFile, from string
+}
+
+// run sends the message the flags give and prints "ok".
+func (s *sendRun) run(ctx context.Context, e *env, _ []string) error {
+	textSet := false
+	s.fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })
+	switch {
+	case textSet && s.jsonFile != "":
+		return usagef("give --text or --json, not both")
+	case !textSet && s.jsonFile == "":
+		return usagef("nothing to send: give --text or --json")
+	case textSet && s.to == "":
+		return usagef("--to is required with --text")
+	}
+	if err := s.api.resolve(e); err != nil {
+		return err
+	}
+	m, err := s.message(e.stdin)
+	if err != nil {
+		return err
+	}
+	return s.api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+		resp, err := client.Send(ctx, m)
+		if err != nil {
+			return err
 		}
-	},
+		if resp.MsgID != 0 {
+			fmt.Fprintf(e.stdout, "ok (msgid %d)\n", resp.MsgID)
+		} else {
+			fmt.Fprintln(e.stdout, "ok")
+		}
+		return nil
+	})
+}
+
+// message is the message the flags give: --text's, or --json's with --to
+// as its recipient if given; --from sets the account it is sent as.
+func (s *sendRun) message(stdin io.Reader) (*kefu.Message, error) {
+	var m *kefu.Message
+	if s.jsonFile == "" {
+		m = kefu.NewText(s.to, s.text)
+	} else {
+		var err error
+		if m, err = readMessage(s.jsonFile, stdin); err != nil {
+			return nil, err
+		}
+		if s.to != "" {
+			m.ToUser = s.to
+		}
+		if m.ToUser == "" {
+			return nil, usagef("no recipient: pass --to or set \"touser\" in the JSON")
+		}
+	}
+	if s.from != "" {
+		m.From(s.from)
+	}
+	return m, nil
 }
 
 // maxJSON bounds a message file: WeChat's bodies are small.
@@ -120,47 +143,4 @@ func readMessage(name string, stdin io.Reader) (*kefu.Message, error) {
 		return nil, fmt.Errorf("%s: more than one JSON value: want one message", name)
 	}
 	return &m, nil
-}
-
-var typingCmd = &command{
-	name:    "typing",
-	summary: `show "typing..." to a user, or stop it (--off)`,
-	usage: `  kefu typing --to OPENID
-  kefu typing --to OPENID --off
-
-WeChat allows it only within 30 s of a message exchange with the user
-(45080) and not while already typing (45081); it lasts 15 s, or until a
-message is sent.
-`,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-		var (
-			api apiFlags
-			to  string
-			off bool
-		)
-		api.register(fs)
-		fs.StringVar(&to, "to", "", "the user's `OPENID`")
-		fs.BoolVar(&off, "off", false, "stop typing (CancelTyping)")
-		return func(ctx context.Context, e *env, _ []string) error {
-			if to == "" {
-				return usagef("--to is required")
-			}
-			if err := api.resolve(e); err != nil {
-				return err
-			}
-			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
-				var err error
-				if off {
-					err = client.CancelTyping(ctx, to)
-				} else {
-					err = client.Typing(ctx, to)
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(e.stdout, "ok")
-				return nil
-			})
-		}
-	},
 }

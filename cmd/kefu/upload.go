@@ -13,11 +13,14 @@ import (
 	"github.com/kefu-go/kefu"
 )
 
-var uploadCmd = &command{
-	name:    "upload",
-	summary: "upload a media file (kept 3 days) and print its media id",
-	maxArgs: 1,
-	usage: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
+// uploadCommand is "kefu upload": a temporary media file, for messages to
+// use by its media id.
+func uploadCommand() *command {
+	return &command{
+		name:    "upload",
+		summary: "upload a media file (kept 3 days) and print its media id",
+		maxArgs: 1,
+		usage: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
   MEDIA=$(kefu upload --kind image photo.png)     the media id, alone on stdout
   kefu upload --kind image --name photo.png - < photo.png    "-" reads stdin; --name is required then
 
@@ -36,67 +39,87 @@ the largest size:
 A file of another type, empty or too large is refused before anything is
 sent (exit 1).
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
-		var (
-			api        apiFlags
-			kind, name string
-		)
-		api.register(fs)
-		fs.StringVar(&kind, "kind", "", "the media `KIND`: image, voice, video or thumb (required)")
-		fs.StringVar(&name, "name", "", "the filename WeChat sees, whose extension gives the file type (default: FILE's name; required with -)")
-		return func(ctx context.Context, e *env, args []string) error {
-			mk := kefu.MediaKind(kind)
-			switch mk {
-			case kefu.MediaImage, kefu.MediaVoice, kefu.MediaVideo, kefu.MediaThumb:
-			case "":
-				return usagef("--kind is required: image, voice, video or thumb")
-			default:
-				return usagef("--kind %q: want image, voice, video or thumb", kind)
-			}
-			if len(args) == 0 {
-				return usagef("no file to upload: give FILE, or - and --name to read stdin")
-			}
-			file := args[0]
-			if file == "-" && name == "" {
-				return usagef("--name is required with -: the filename WeChat sees, e.g. --name photo.png")
-			}
-			if err := api.resolve(e); err != nil {
-				return err
-			}
-			r, shown := e.stdin, "stdin"
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if st, err := f.Stat(); err == nil && st.IsDir() {
-					return fmt.Errorf("%s is a directory, not a file", file)
-				}
-				r, shown = f, file
-				if name == "" {
-					name = file // UploadMedia keeps its last element
-				}
-			}
-			if filepath.Base(name) != filepath.Base(shown) {
-				shown += " (as " + filepath.Base(name) + ")"
-			}
-			return api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
-				m, err := client.UploadMedia(ctx, mk, name, r)
-				if err != nil {
-					return uploadError(shown, err)
-				}
-				fmt.Fprintln(e.stdout, m.MediaID)
-				created := m.CreatedAt
-				if created.Unix() <= 0 {
-					created = time.Now()
-				}
-				fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n",
-					shown, kind, created.Add(72*time.Hour).Truncate(time.Second).Format(time.RFC3339))
-				return nil
-			})
+		flags: uploadFlags,
+	}
+}
+
+// uploadFlags defines kefu upload's flags on fs.
+func uploadFlags(fs *flag.FlagSet) runFunc {
+	u := &uploadRun{}
+	u.api.register(fs)
+	fs.StringVar(&u.kind, "kind", "", "the media `KIND`: image, voice, video or thumb (required)")
+	fs.StringVar(&u.name, "name", "", "the filename WeChat sees, whose extension gives the file type (default: FILE's name; required with -)")
+	return u.run
+}
+
+// uploadRun is a run of kefu upload: the flags it was given.
+type uploadRun struct {
+	api        apiFlags
+	kind, name string
+}
+
+// run uploads args[0] (stdin for "-") and prints its media id.
+func (u *uploadRun) run(ctx context.Context, e *env, args []string) error {
+	mk := kefu.MediaKind(u.kind)
+	switch mk {
+	case kefu.MediaImage, kefu.MediaVoice, kefu.MediaVideo, kefu.MediaThumb:
+	case "":
+		return usagef("--kind is required: image, voice, video or thumb")
+	default:
+		return usagef("--kind %q: want image, voice, video or thumb", u.kind)
+	}
+	if len(args) == 0 {
+		return usagef("no file to upload: give FILE, or - and --name to read stdin")
+	}
+	file := args[0]
+	if file == "-" && u.name == "" {
+		return usagef("--name is required with -: the filename WeChat sees, e.g. --name photo.png")
+	}
+	if err := u.api.resolve(e); err != nil {
+		return err
+	}
+	r, shown, name := e.stdin, "stdin", u.name
+	if file != "-" {
+		f, err := openFile(file)
+		if err != nil {
+			return err
 		}
-	},
+		defer f.Close()
+		r, shown = f, file
+		if name == "" {
+			name = file // UploadMedia keeps its last element
+		}
+	}
+	if filepath.Base(name) != filepath.Base(shown) {
+		shown += " (as " + filepath.Base(name) + ")"
+	}
+	return u.api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+		m, err := client.UploadMedia(ctx, mk, name, r)
+		if err != nil {
+			return uploadError(shown, err)
+		}
+		fmt.Fprintln(e.stdout, m.MediaID)
+		created := m.CreatedAt
+		if created.Unix() <= 0 {
+			created = time.Now()
+		}
+		fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n",
+			shown, u.kind, created.Add(72*time.Hour).Truncate(time.Second).Format(time.RFC3339))
+		return nil
+	})
+}
+
+// openFile opens the file to upload, which must not be a directory.
+func openFile(name string) (*os.File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory, not a file", name)
+	}
+	return f, nil
 }
 
 // uploadError words kefu's local refusals of an upload (validation errors,

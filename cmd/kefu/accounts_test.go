@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestAccounts(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, "--account", "kf01@shop:Alice", "--account", "kf02@shop:小 王")
+	assert.Contains(t, f.banner, "accounts:  kf01@shop (Alice), kf02@shop (小 王)")
+
+	r := f.kefu(t, "", "accounts")
+	assert.Equal(t, result{stdout: "kf01@shop\tAlice\t1001\t-\nkf02@shop\t小 王\t1002\t-\n"}, r)
+	// No worker is online.
+	r = f.kefu(t, "", "accounts", "--online")
+	assert.Equal(t, result{stderr: "no customer-service account has a worker online\n"}, r)
+
+	empty := startFake(t)
+	assert.Contains(t, empty.banner, "accounts:  none")
+	r = empty.kefu(t, "", "accounts")
+	assert.Equal(t, result{stderr: "no customer-service accounts\n"}, r)
+
+	const wrong = "a-wrong-accounts-secret"
+	r = kefuRun(t, "", []string{"KEFU_APPID=" + f.AppID}, []string{wrong, f.Secret},
+		"accounts", "--base-url", f.URL, "--secret", wrong)
+	assert.Equal(t, 1, r.code, r)
+	assert.Empty(t, r.stdout, r)
+	assert.Contains(t, r.stderr, "kefu accounts: errcode 40125", r)
+}
+
+func TestAccountsUsageErrors(t *testing.T) {
+	t.Parallel()
+	testUsageErrors(t, []usageCase{
+		{args: []string{"accounts", "extra"}, env: usageCreds(), want: `unexpected argument "extra"`},
+	})
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kefu-go/kefu"
+)
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// parse parses args with fs, flags before or after the other arguments,
+// and returns the other arguments. The standard flag package stops at the
+// first argument that is not a flag, so that "kefu upload photo.png --kind
+// image" would leave "--kind" unparsed; parse carries on after it. A "--"
+// ends the flags: everything after it is an argument.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var others []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return others, nil
+		}
+		if parsed := args[:len(args)-len(rest)]; len(parsed) > 0 && parsed[len(parsed)-1] == "--" {
+			return append(others, rest...), nil
+		}
+		others = append(others, rest[0])
+		args = rest[1:]
+	}
+}
+
+// apiFlags are the flags of the commands that call WeChat.
+type apiFlags struct {
+	appID, secret, baseURL string
+	timeout                time.Duration
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	// No default from the environment: --help would print the secret.
+	fs.StringVar(&a.appID, "appid", "", "the app id (default $KEFU_APPID)")
+	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
+	fs.StringVar(&a.baseURL, "base-url", kefu.DefaultBaseURL, "WeChat's API `URL`: a proxy, or a kefu fake")
+	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long, retries included")
+}
+
+// resolve fills the credentials from the environment and checks the flags.
+func (a *apiFlags) resolve(e *env) error {
+	if a.appID == "" {
+		a.appID = e.getenv("KEFU_APPID")
+	}
+	if a.secret == "" {
+		a.secret = e.getenv("KEFU_SECRET")
+	}
+	e.secret = a.secret
+	switch {
+	case a.appID == "" && a.secret == "":
+		return usagef("no credentials: set KEFU_APPID and KEFU_SECRET, or pass --appid and --secret")
+	case a.appID == "":
+		return usagef("no app id: set KEFU_APPID or pass --appid")
+	case a.secret == "":
+		return usagef("no app secret: set KEFU_SECRET or pass --secret")
+	case a.timeout <= 0:
+		return usagef("--timeout must be positive, got %v", a.timeout)
+	}
+	u, err := url.Parse(a.baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--base-url must be an absolute http or https URL, got %q", a.baseURL)
+	}
+	a.baseURL = strings.TrimRight(a.baseURL, "/")
+	return nil
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"flag"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseFlagsAnywhere(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args   []string
+		kind   string
+		others []string
+	}{
+		{[]string{"--kind", "image", "a.png"}, "image", []string{"a.png"}},
+		{[]string{"a.png", "--kind", "image"}, "image", []string{"a.png"}},
+		{[]string{"a.png", "-", "--kind=voice", "b"}, "voice", []string{"a.png", "-", "b"}},
+		{[]string{"--kind", "video", "--", "--kind", "-x"}, "video", []string{"--kind", "-x"}},
+		{[]string{"a", "--", "--kind"}, "", []string{"a", "--kind"}},
+		{nil, "", nil},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		kind := fs.String("kind", "", "")
+		others, err := parse(fs, tc.args)
+		require.NoError(t, err, tc.args)
+		assert.Equal(t, tc.kind, *kind, tc.args)
+		assert.Equal(t, tc.others, others, tc.args)
+	}
+}
+
+// TestFlagUsageErrors checks the flag parsing and the WeChat flags that
+// the commands share, through the commands.
+func TestFlagUsageErrors(t *testing.T) {
+	t.Parallel()
+	creds := usageCreds()
+	testUsageErrors(t, []usageCase{
+		{args: []string{"send", "--bogus"}, env: creds, want: "flag provided but not defined: -bogus"},
+		{args: []string{"upload", "a.png", "--kind", "image", "--bogus"}, env: creds, want: "flag provided but not defined: -bogus"},
+		{args: []string{"token", "--timeout", "soon"}, env: creds, want: `invalid value "soon" for flag -timeout`},
+		{args: []string{"send", "--to", "o1", "--text", "hi"}, want: "no credentials: set KEFU_APPID and KEFU_SECRET"},
+		{args: []string{"upload", "--kind", "image", "a.png"}, want: "no credentials"},
+		{args: []string{"send", "--to", "o1", "--text", "hi"}, env: creds[:1], want: "no app secret"},
+		{args: []string{"send", "--to", "o1", "--text", "hi", "--timeout", "0s"}, env: creds, want: "--timeout must be positive"},
+		{args: []string{"accounts", "--online", "--timeout", "-1s"}, env: creds, want: "--timeout must be positive"},
+		{args: []string{"send", "--to", "o1", "--text", "hi", "--base-url", "ftp://x"}, env: creds, want: "--base-url must be"},
+	})
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSend(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, "--user", "o1", "--user", "o2", "--media", "image:m1", "--media", "thumb:t1")
+	assert.Contains(t, f.banner, "o1, o2 (5 replies in 48 h)")
+	assert.Contains(t, f.banner, "image:m1, thumb:t1")
+
+	ok := func(t *testing.T, r result) {
+		t.Helper()
+		assert.Equal(t, 0, r.code, r)
+		assert.Equal(t, "ok\n", r.stdout, r)
+		assert.Empty(t, r.stderr, r)
+	}
+	failed := func(t *testing.T, r result, want ...string) {
+		t.Helper()
+		assert.Equal(t, 1, r.code, r)
+		assert.Empty(t, r.stdout, r)
+		for _, w := range want {
+			assert.Contains(t, r.stderr, w, r)
+		}
+	}
+
+	t.Run("text", func(t *testing.T) {
+		ok(t, f.kefu(t, "", "send", "--to", "o1", "--text", `您好 <a href="https://example.com/?a=1&b=2">x</a>`))
+	})
+	t.Run("json from stdin", func(t *testing.T) {
+		ok(t, f.kefu(t, `{"touser":"o1","msgtype":"image","image":{"media_id":"m1"}}`, "send", "--json", "-"))
+	})
+	t.Run("json file, --to and --from win", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "music.json")
+		msg := `{"touser":"o-someone-else","msgtype":"music","music":{"title":"Jingle","musicurl":"https://example.com/a.mp3","thumb_media_id":"t1"}}`
+		require.NoError(t, os.WriteFile(file, []byte(msg), 0o600))
+		ok(t, f.kefu(t, "", "send", "--json", file, "--to", "o1", "--from", "kf01@account"))
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		failed(t, f.kefu(t, "", "send", "--to", "o-nobody", "--text", "hi"), "kefu send: errcode 40003: invalid openid (rid ")
+	})
+	t.Run("unknown media", func(t *testing.T) {
+		r := f.kefu(t, `{"msgtype":"image","image":{"media_id":"m-nope"}}`, "send", "--to", "o1", "--json", "-")
+		failed(t, r, "errcode 40007")
+	})
+	t.Run("bad json", func(t *testing.T) {
+		failed(t, f.kefu(t, "", "send", "--to", "o1", "--json", "-"), "stdin: empty")
+		failed(t, f.kefu(t, `{"touser":"o1",`, "send", "--json", "-"), "stdin: not a message")
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":"a"}} {}`, "send", "--json", "-"), "more than one JSON value")
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","txet":{}}`, "send", "--json", "-"), `unknown field "txet"`)
+		failed(t, f.kefu(t, "", "send", "--json", filepath.Join(t.TempDir(), "missing.json")), "no such file")
+	})
+	t.Run("invalid message, not sent", func(t *testing.T) {
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":""}}`, "send", "--json", "-"), "invalid message: text.content")
+	})
+	t.Run("quota used up", func(t *testing.T) {
+		for i := range 5 {
+			ok(t, f.kefu(t, "", "send", "--to", "o2", "--text", fmt.Sprint("reply ", i+1)))
+		}
+		failed(t, f.kefu(t, "", "send", "--to", "o2", "--text", "one too many"),
+			"errcode 45047: out of response count limit", "wait for the user to act again")
+	})
+}
+
+func TestSendUsageErrors(t *testing.T) {
+	t.Parallel()
+	creds := usageCreds()
+	testUsageErrors(t, []usageCase{
+		{args: []string{"send", "--to", "o1"}, env: creds, want: "nothing to send: give --text or --json"},
+		{args: []string{"send", "--text", "hi"}, env: creds, want: "--to is required with --text"},
+		{args: []string{"send", "--to", "o1", "--text", "hi", "--json", "m.json"}, env: creds, want: "not both"},
+		{args: []string{"send", "--to", "o1", "--text", "hi", "extra"}, env: creds, want: `unexpected argument "extra"`},
+		{args: []string{"send", "--json", "-"}, env: creds, stdin: `{"msgtype":"text","text":{"content":"x"}}`, want: "no recipient"},
+	})
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/kefu-go/kefu"
+)
+
+// typingCommand is "kefu typing": the "typing..." a user sees, on or off.
+func typingCommand() *command {
+	return &command{
+		name:    "typing",
+		summary: `show "typing..." to a user, or stop it (--off)`,
+		usage: `  kefu typing --to OPENID
+  kefu typing --to OPENID --off
+
+WeChat allows it only within 30 s of a message exchange with the user
+(45080) and not while already typing (45081); it lasts 15 s, or until a
+message is sent.
+`,
+		flags: typingFlags,
+	}
+}
+
+// typingFlags defines kefu typing's flags on fs.
+func typingFlags(fs *flag.FlagSet) runFunc {
+	t := &typingRun{}
+	t.api.register(fs)
+	fs.StringVar(&t.to, "to", "", "the user's `OPENID`")
+	fs.BoolVar(&t.off, "off", false, "stop typing (CancelTyping)")
+	return t.run
+}
+
+// typingRun is a run of kefu typing: the flags it was given.
+type typingRun struct {
+	api apiFlags
+	to  string
+	off bool
+}
+
+// run turns typing on, or off with --off, and prints "ok".
+func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
+	if t.to == "" {
+		return usagef("--to is required")
+	}
+	if err := t.api.resolve(e); err != nil {
+		return err
+	}
+	return t.api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
+		var err error
+		if t.off {
+			err = client.CancelTyping(ctx, t.to)
+		} else {
+			err = client.Typing(ctx, t.to)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "ok")
+		return nil
+	})
+}
