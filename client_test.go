@@ -43,12 +43,20 @@ func TestSendWire(t *testing.T) {
 		string(w.body(stableTokenPath, 0)))
 }
 
-func TestSendDoesNotChangeMessage(t *testing.T) {
-	t.Parallel()
+// newAcceptingClient returns a client aimed at a stand-in WeChat that serves
+// stable tokens and accepts every message.
+func newAcceptingClient(t *testing.T) (*wechat, *Client) {
+	t.Helper()
 	w := newWechat(t)
 	w.handle(stableTokenPath, stableTokens())
 	w.handle(sendPath, answerWith(okAnswer))
 	c := newTestClient(t, w)
+	return w, c
+}
+
+func TestSendDoesNotChangeMessage(t *testing.T) {
+	t.Parallel()
+	_, c := newAcceptingClient(t)
 	m := NewNews("OPENID", Article{Title: "t", URL: "https://example.com/a?b=1&c=2"}).From("kf1@acct")
 	before := fmt.Sprintf("%#v %#v %#v", *m, *m.News, *m.CustomService)
 	_, err := c.Send(context.Background(), m)
@@ -58,10 +66,7 @@ func TestSendDoesNotChangeMessage(t *testing.T) {
 
 func TestSendInvalidSendsNothing(t *testing.T) {
 	t.Parallel()
-	w := newWechat(t)
-	w.handle(stableTokenPath, stableTokens())
-	w.handle(sendPath, answerWith(okAnswer))
-	c := newTestClient(t, w)
+	w, c := newAcceptingClient(t)
 	for name, m := range map[string]*Message{
 		"nil":        nil,
 		"no touser":  NewText("", "hi"),
