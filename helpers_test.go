@@ -1,11 +1,15 @@
 package kefu
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,3 +201,67 @@ const (
 	testAppID  = "wx1234567890abcdef"
 	testSecret = "SECRETsecret0123456789abcdefABCD"
 )
+
+// captureHandler records every log record as text.
+type captureHandler struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	h.mu.Lock()
+	h.lines = append(h.lines, b.String())
+	h.mu.Unlock()
+	return nil
+}
+func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *captureHandler) WithGroup(string) slog.Handler      { return h }
+
+// maxSnippet is the longest Snippet an HTTPError may carry: snippetLen bytes
+// cut on a rune boundary, then "...".
+const maxSnippet = snippetLen + len("...")
+
+// fuzzAlphabet is what the fuzzed token and secret are made of: letters that
+// are not in "REDACTED" and that strconv.Quote never writes in an escape
+// (\x, \u, \U, \n, \t... use lowercase letters, digits and U), so a secret
+// found in an error string came from the answer itself.
+const fuzzAlphabet = "BFGHIJKLMNOPQSVWYZ"
+
+// readAnswer reads an answer under the default bound, as Send does.
+func readAnswer(r io.Reader) (buf *[]byte, over bool, err error) {
+	return readAnswerMax(r, maxAnswer)
+}
+
+// checkNoSecret checks that no secret shows in err, however it is printed.
+func checkNoSecret(t *testing.T, err error, secrets []string) {
+	t.Helper()
+	for _, shown := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+		for _, s := range secrets {
+			require.NotContains(t, shown, s, "a secret leaked into the error")
+		}
+	}
+}
+
+// checkReadAnswer reads data through readAnswer and checks what it kept.
+func checkReadAnswer(t *testing.T, r io.Reader, data func() []byte, size int) {
+	t.Helper()
+	buf, over, err := readAnswer(r)
+	defer releaseAnswer(buf)
+	require.NoError(t, err)
+	require.Equal(t, size > maxAnswer, over, "over for %d bytes", size)
+	if !over {
+		require.Equal(t, size, len(*buf))
+		require.True(t, bytes.Equal(data(), *buf), "readAnswer changed the answer")
+		return
+	}
+	require.Greater(t, len(*buf), maxAnswer)
+	require.True(t, bytes.Equal(data()[:len(*buf)], *buf), "readAnswer kept something else than the answer's start")
+	require.LessOrEqual(t, len(*buf), maxAnswer+1, "readAnswer keeps at most 1 MiB + 1")
+}
