@@ -53,13 +53,12 @@ var (
 	// 5xx answer). The message may or may not have been delivered; it is
 	// retried only under RetryPolicy.RetryUnknown.
 	ErrDeliveryUnknown = errors.New("kefu: delivery unknown")
-)
 
-// Sentinels of the media and customer-service management calls (media.go,
-// accounts.go), matched like the ones above. The codes are WeChat's global
-// return codes for the legacy (61451..61457) and the new (65400..65417)
-// customer-service APIs.
-var (
+	// The sentinels of the media and customer-service management calls
+	// (media.go, accounts.go). Their codes are WeChat's global return codes
+	// for the legacy (61451..61457) and the new (65400..65417)
+	// customer-service APIs.
+
 	// ErrMediaRejected: an upload was refused for its kind, file type or
 	// size: 40004 (invalid media type), 40005 (invalid file type), 40006,
 	// 40009..40012 (invalid media, image, voice, video, thumb size), 45001
