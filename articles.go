@@ -34,7 +34,8 @@ func NewMPNewsArticle(to, articleID string) *Message {
 	return newMessage(to, TypeMPNewsArticle, &MPNewsArticle{ArticleID: articleID})
 }
 
-func (n *News) validate(v *validator) {
+func (n *News) problems() []error {
+	var v validator
 	switch len(n.Articles) {
 	case 0:
 		v.add("news.articles", "must have exactly one article")
@@ -50,6 +51,9 @@ func (n *News) validate(v *validator) {
 		v.requiredURL(p+".url", a.URL)
 		v.optionalURL(p+".picurl", a.PicURL)
 	}
+	return v.errs
 }
 
-func (b *MPNewsArticle) validate(v *validator) { v.required("mpnewsarticle.article_id", b.ArticleID) }
+func (b *MPNewsArticle) problems() []error {
+	return requiredField("mpnewsarticle.article_id", b.ArticleID)
+}

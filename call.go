@@ -80,16 +80,12 @@ type request struct {
 	// hasData, when set, says whether out holds the data of an answer
 	// without errcode; without it, an answer must carry an errcode.
 	hasData func() bool
-
-	// json holds a JSON body, which body then points to: a JSON request
-	// costs one allocation, not two.
-	json jsonBody
 }
 
-// withJSON makes b, encoded JSON, r's body and returns r.
+// withJSON makes b, encoded JSON, r's body and returns r. (A request that
+// does not escape stays on the stack: only the body's header is allocated.)
 func (r *request) withJSON(b []byte) *request {
-	r.json = b
-	r.body = &r.json
+	r.body = jsonBody(b)
 	return r
 }
 
@@ -123,9 +119,9 @@ type attemptBody struct {
 // jsonBody is an encoded JSON body, the same bytes on every attempt.
 type jsonBody []byte
 
-func (j *jsonBody) open(b *attemptBody) error { b.mem.Reset(*j); return nil }
-func (j *jsonBody) reopenable() bool          { return true }
-func (j *jsonBody) contentType() string       { return contentTypeJSON }
+func (j jsonBody) open(b *attemptBody) error { b.mem.Reset(j); return nil }
+func (j jsonBody) reopenable() bool          { return true }
+func (j jsonBody) contentType() string       { return contentTypeJSON }
 
 // reopenable reports whether r can be sent again.
 func (r *request) reopenable() bool { return r.body == nil || r.body.reopenable() }

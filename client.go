@@ -243,10 +243,7 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	body, err := marshalWire(m)
-	if err != nil {
-		return nil, err
-	}
+	body := marshalMessage(m)
 	resp := &Response{ErrMsg: "ok"}
 	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp}
 	if err := c.do(ctx, r.withJSON(body)); err != nil {

@@ -214,14 +214,17 @@ type msgKind struct {
 	body func(m *Message) any
 	// set sets that field to b, a body of its type.
 	set func(m *Message, b any)
-	// validate checks the body, when set.
-	validate func(v *validator, m *Message)
+	// problems checks the body, when set, and returns the rules it breaks.
+	// (They return, rather than add to a validator of the caller's: the
+	// caller's validator then stays on its stack.)
+	problems func(m *Message) []error
+	// encode appends `,"typ":{...}` when the body is set.
+	encode func(dst []byte, m *Message) []byte
 }
 
-// kind builds a table row from the body field's accessor and its checks,
-// which are called only when the body is set. The body's encoding is its
-// JSON (the struct tags).
-func kind[B any](typ MsgType, field func(*Message) **B, check func(*B, *validator)) msgKind {
+// kind builds a table row from the body field's accessor, its checks and
+// its encoding, which are called only when the body is set.
+func kind[B any](typ MsgType, field func(*Message) **B, check func(*B) []error, enc func(*B, []byte) []byte) msgKind {
 	return msgKind{
 		typ: typ,
 		body: func(m *Message) any {
@@ -231,10 +234,17 @@ func kind[B any](typ MsgType, field func(*Message) **B, check func(*B, *validato
 			return nil
 		},
 		set: func(m *Message, b any) { *field(m) = b.(*B) },
-		validate: func(v *validator, m *Message) {
+		problems: func(m *Message) []error {
 			if b := *field(m); b != nil {
-				check(b, v)
+				return check(b)
 			}
+			return nil
+		},
+		encode: func(dst []byte, m *Message) []byte {
+			if b := *field(m); b != nil {
+				return enc(b, dst)
+			}
+			return dst
 		},
 	}
 }
@@ -242,18 +252,24 @@ func kind[B any](typ MsgType, field func(*Message) **B, check func(*B, *validato
 // msgKinds is the message type table, in the order of the Message fields
 // (the order of the members on the wire).
 var msgKinds = [...]msgKind{
-	kind(TypeText, func(m *Message) **Text { return &m.Text }, (*Text).validate),
-	kind(TypeImage, func(m *Message) **Media { return &m.Image }, func(b *Media, v *validator) { v.required("image.media_id", b.MediaID) }),
-	kind(TypeVoice, func(m *Message) **Media { return &m.Voice }, func(b *Media, v *validator) { v.required("voice.media_id", b.MediaID) }),
-	kind(TypeVideo, func(m *Message) **Video { return &m.Video }, (*Video).validate),
-	kind(TypeMusic, func(m *Message) **Music { return &m.Music }, (*Music).validate),
-	kind(TypeNews, func(m *Message) **News { return &m.News }, (*News).validate),
-	kind(TypeMPNews, func(m *Message) **Media { return &m.MPNews }, func(b *Media, v *validator) { v.required("mpnews.media_id", b.MediaID) }),
-	kind(TypeMPNewsArticle, func(m *Message) **MPNewsArticle { return &m.MPNewsArticle }, (*MPNewsArticle).validate),
-	kind(TypeMsgMenu, func(m *Message) **MsgMenu { return &m.MsgMenu }, (*MsgMenu).validate),
-	kind(TypeWxCard, func(m *Message) **WxCard { return &m.WxCard }, (*WxCard).validate),
-	kind(TypeMiniProgramPage, func(m *Message) **MiniProgramPage { return &m.MiniProgramPage }, (*MiniProgramPage).validate),
-	kind(TypeLink, func(m *Message) **Link { return &m.Link }, (*Link).validate),
+	kind(TypeText, func(m *Message) **Text { return &m.Text }, (*Text).problems, (*Text).appendTo),
+	kind(TypeImage, func(m *Message) **Media { return &m.Image },
+		func(b *Media) []error { return requiredField("image.media_id", b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "image") }),
+	kind(TypeVoice, func(m *Message) **Media { return &m.Voice },
+		func(b *Media) []error { return requiredField("voice.media_id", b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "voice") }),
+	kind(TypeVideo, func(m *Message) **Video { return &m.Video }, (*Video).problems, (*Video).appendTo),
+	kind(TypeMusic, func(m *Message) **Music { return &m.Music }, (*Music).problems, (*Music).appendTo),
+	kind(TypeNews, func(m *Message) **News { return &m.News }, (*News).problems, (*News).appendTo),
+	kind(TypeMPNews, func(m *Message) **Media { return &m.MPNews },
+		func(b *Media) []error { return requiredField("mpnews.media_id", b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "mpnews") }),
+	kind(TypeMPNewsArticle, func(m *Message) **MPNewsArticle { return &m.MPNewsArticle }, (*MPNewsArticle).problems, (*MPNewsArticle).appendTo),
+	kind(TypeMsgMenu, func(m *Message) **MsgMenu { return &m.MsgMenu }, (*MsgMenu).problems, (*MsgMenu).appendTo),
+	kind(TypeWxCard, func(m *Message) **WxCard { return &m.WxCard }, (*WxCard).problems, (*WxCard).appendTo),
+	kind(TypeMiniProgramPage, func(m *Message) **MiniProgramPage { return &m.MiniProgramPage }, (*MiniProgramPage).problems, (*MiniProgramPage).appendTo),
+	kind(TypeLink, func(m *Message) **Link { return &m.Link }, (*Link).problems, (*Link).appendTo),
 }
 
 // kindOf returns the table row of t, or nil for an unknown type.
@@ -302,7 +318,9 @@ func (m *Message) Validate() error {
 	// Check every body that is set, so that one pass reports all problems
 	// (a body set beside the one msgtype names is already an error).
 	for i := range msgKinds {
-		msgKinds[i].validate(&v, m)
+		if errs := msgKinds[i].problems(m); errs != nil {
+			v.errs = append(v.errs, errs...)
+		}
 	}
 	if m.CustomService != nil {
 		v.kfAccount("customservice.kf_account", m.CustomService.KfAccount)
@@ -338,25 +356,32 @@ func (m *Message) validateType(v *validator) {
 	}
 }
 
-func (b *Text) validate(v *validator) {
+func (b *Text) problems() []error {
+	var v validator
 	v.required("text.content", b.Content)
 	if len(b.Content) > MaxTextBytes {
 		v.add("text.content", fmt.Sprintf("at most %d bytes (got %d)", MaxTextBytes, len(b.Content)))
 	}
+	return v.errs
 }
 
-func (b *Video) validate(v *validator) {
+func (b *Video) problems() []error {
+	var v validator
 	v.check(field{"video.media_id", b.MediaID, required}, field{"video.thumb_media_id", b.ThumbMediaID, text},
 		field{"video.title", b.Title, text}, field{"video.description", b.Description, text})
+	return v.errs
 }
 
-func (b *Music) validate(v *validator) {
+func (b *Music) problems() []error {
+	var v validator
 	v.check(field{"music.title", b.Title, text}, field{"music.description", b.Description, text},
 		field{"music.musicurl", b.MusicURL, optionalURL}, field{"music.hqmusicurl", b.HQMusicURL, optionalURL},
 		field{"music.thumb_media_id", b.ThumbMediaID, required})
+	return v.errs
 }
 
-func (b *MsgMenu) validate(v *validator) {
+func (b *MsgMenu) problems() []error {
+	var v validator
 	v.utf8("msgmenu.head_content", b.HeadContent)
 	v.utf8("msgmenu.tail_content", b.TailContent)
 	if len(b.List) == 0 {
@@ -373,18 +398,23 @@ func (b *MsgMenu) validate(v *validator) {
 			seen[it.ID] = i
 		}
 	}
+	return v.errs
 }
 
-func (b *WxCard) validate(v *validator) { v.required("wxcard.card_id", b.CardID) }
+func (b *WxCard) problems() []error { return requiredField("wxcard.card_id", b.CardID) }
 
-func (b *MiniProgramPage) validate(v *validator) {
+func (b *MiniProgramPage) problems() []error {
+	var v validator
 	v.check(field{"miniprogrampage.title", b.Title, required}, field{"miniprogrampage.appid", b.AppID, text},
 		field{"miniprogrampage.pagepath", b.PagePath, required}, field{"miniprogrampage.thumb_media_id", b.ThumbMediaID, required})
+	return v.errs
 }
 
-func (b *Link) validate(v *validator) {
+func (b *Link) problems() []error {
+	var v validator
 	v.check(field{"link.title", b.Title, required}, field{"link.description", b.Description, text},
 		field{"link.url", b.URL, requiredURL}, field{"link.thumb_url", b.ThumbURL, requiredURL})
+	return v.errs
 }
 
 // fieldRule is what a string field must be; every one must be valid UTF-8.
@@ -417,6 +447,13 @@ func (v *validator) check(fields ...field) {
 			v.requiredURL(f.path, f.value)
 		}
 	}
+}
+
+// requiredField returns the problem of a required string field, or nil.
+func requiredField(field, s string) []error {
+	var v validator
+	v.required(field, s)
+	return v.errs
 }
 
 // validator collects the broken rules of one Validate call.
@@ -481,6 +518,23 @@ func (v *validator) err() error {
 	return errors.Join(v.errs...)
 }
 
+// messageBufs are scratch buffers for encoding messages.
+var messageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// marshalMessage returns m's wire encoding (appendMessage) in a slice of
+// exactly its length: encoded in a pooled buffer, then copied once.
+func marshalMessage(m *Message) []byte {
+	bp := messageBufs.Get().(*[]byte)
+	enc := appendMessage((*bp)[:0], m)
+	body := make([]byte, len(enc))
+	copy(body, enc)
+	if cap(enc) <= 64<<10 {
+		*bp = enc[:0]
+		messageBufs.Put(bp)
+	}
+	return body
+}
+
 // wireEncoder is a JSON encoder with HTML escaping off, and its buffer.
 type wireEncoder struct {
 	buf bytes.Buffer
@@ -494,7 +548,8 @@ var wireEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// marshalWire returns the JSON encoding of v as WeChat wants a body:
+// marshalWire returns the JSON encoding of v as WeChat wants a body (the
+// bodies of calls other than Send, which uses appendMessage):
 // compact UTF-8 without HTML escaping (WeChat answers \u003c and friends
 // with 40033), U+2028 and U+2029 as they are rather than escaped (for the
 // same reason), no trailing newline. The result is exactly as long as its
@@ -537,4 +592,187 @@ func keepLineSeparators(b []byte) []byte {
 		i++
 	}
 	return out
+}
+
+// appendMessage appends m's wire encoding to dst: the encoding of
+// encoding/json with HTML escaping off and the struct tags above (required
+// fields always, optional ones only when set), written by hand because Send
+// runs it for every message. One difference: U+2028 and U+2029 go out as
+// they are, not as \u escapes, since WeChat rejects bodies with \u escapes it
+// does not expect (40033). m must not be nil.
+func appendMessage(dst []byte, m *Message) []byte {
+	dst = appendObject(append(dst, '{'), false, member{"touser", m.ToUser, true}, member{"msgtype", string(m.MsgType), true})
+	for i := range msgKinds {
+		dst = msgKinds[i].encode(dst, m)
+	}
+	if b := m.CustomService; b != nil {
+		dst = appendBody(dst, "customservice", member{"kf_account", b.KfAccount, true})
+	}
+	if b := m.AIMsgContext; b != nil {
+		dst = append(dst, `,"aimsgcontext":{"is_ai_msg":`...)
+		dst = strconv.AppendInt(dst, int64(b.IsAIMsg), 10)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func (b *Text) appendTo(dst []byte) []byte {
+	return appendBody(dst, "text", member{"content", b.Content, true})
+}
+
+func (b *Media) appendTo(dst []byte, key string) []byte {
+	return appendBody(dst, key, member{"media_id", b.MediaID, true})
+}
+
+func (b *Video) appendTo(dst []byte) []byte {
+	return appendBody(dst, "video", member{"media_id", b.MediaID, true}, member{"thumb_media_id", b.ThumbMediaID, false},
+		member{"title", b.Title, false}, member{"description", b.Description, false})
+}
+
+func (b *Music) appendTo(dst []byte) []byte {
+	return appendBody(dst, "music", member{"title", b.Title, false}, member{"description", b.Description, false},
+		member{"musicurl", b.MusicURL, false}, member{"hqmusicurl", b.HQMusicURL, false},
+		member{"thumb_media_id", b.ThumbMediaID, true})
+}
+
+func (b *News) appendTo(dst []byte) []byte {
+	dst = append(dst, `,"news":{"articles":`...)
+	dst = appendList(dst, b.Articles, func(dst []byte, a Article) []byte {
+		return appendObject(dst, false, member{"title", a.Title, true}, member{"description", a.Description, false},
+			member{"url", a.URL, true}, member{"picurl", a.PicURL, false})
+	})
+	return append(dst, '}')
+}
+
+func (b *MPNewsArticle) appendTo(dst []byte) []byte {
+	return appendBody(dst, "mpnewsarticle", member{"article_id", b.ArticleID, true})
+}
+
+func (b *MsgMenu) appendTo(dst []byte) []byte {
+	dst = append(dst, `,"msgmenu":{`...)
+	dst = appendObject(dst, false, member{"head_content", b.HeadContent, false})
+	if b.HeadContent != "" {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"list":`...)
+	dst = appendList(dst, b.List, func(dst []byte, it MenuItem) []byte {
+		return appendObject(dst, false, member{"id", it.ID, true}, member{"content", it.Content, true})
+	})
+	dst = appendObject(dst, true, member{"tail_content", b.TailContent, false})
+	return append(dst, '}')
+}
+
+func (b *WxCard) appendTo(dst []byte) []byte {
+	return appendBody(dst, "wxcard", member{"card_id", b.CardID, true})
+}
+
+func (b *MiniProgramPage) appendTo(dst []byte) []byte {
+	return appendBody(dst, "miniprogrampage", member{"title", b.Title, true}, member{"appid", b.AppID, false},
+		member{"pagepath", b.PagePath, true}, member{"thumb_media_id", b.ThumbMediaID, true})
+}
+
+func (b *Link) appendTo(dst []byte) []byte {
+	return appendBody(dst, "link", member{"title", b.Title, true}, member{"description", b.Description, false},
+		member{"url", b.URL, true}, member{"thumb_url", b.ThumbURL, true})
+}
+
+// appendList appends items as a JSON array of objects, each written by
+// members, or null for a nil slice (as encoding/json does).
+func appendList[T any](dst []byte, items []T, members func([]byte, T) []byte) []byte {
+	if items == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(members(append(dst, '{'), it), '}')
+	}
+	return append(dst, ']')
+}
+
+// member is one string member of a JSON object; an optional one is left out
+// when empty (omitempty).
+type member struct {
+	key, val string
+	required bool
+}
+
+// appendBody appends `,"key":{members}`.
+func appendBody(dst []byte, key string, members ...member) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	dst = append(dst, `":{`...)
+	dst = appendObject(dst, false, members...)
+	return append(dst, '}')
+}
+
+// appendObject appends the members that are present, separated by commas;
+// after says whether members precede them in the object.
+func appendObject(dst []byte, after bool, members ...member) []byte {
+	for _, f := range members {
+		if f.val == "" && !f.required {
+			continue
+		}
+		if after {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, f.key...)
+		dst = append(dst, '"', ':')
+		dst = appendString(dst, f.val)
+		after = true
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by \ufffd, everything else
+// (<, >, &, all of Unicode) as is.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

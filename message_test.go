@@ -37,14 +37,10 @@ func wire(m *Message) []byte {
 }
 
 // sendWire returns the bytes Client.Send puts on the wire for m: since Send
-// encodes with marshalWire, every test checks both it and wire (the
+// encodes with appendMessage, every test checks both it and wire (the
 // encoding/json reference), which agree but on U+2028 and U+2029.
 func sendWire(m *Message) []byte {
-	b, err := marshalWire(m)
-	if err != nil {
-		panic("marshalWire: " + err.Error())
-	}
-	return b
+	return marshalMessage(m)
 }
 
 // encoders are the two encodings of a Message the tests hold to the same
@@ -52,7 +48,7 @@ func sendWire(m *Message) []byte {
 var encoders = []struct {
 	name   string
 	encode func(*Message) []byte
-}{{"encoding/json", wire}, {"marshalWire", sendWire}}
+}{{"encoding/json", wire}, {"appendMessage", sendWire}}
 
 // hasHTMLEscape reports whether the JSON text w holds one of the escapes
 // json.Marshal uses for HTML (\u003c, \u003e, \u0026). It reads escapes as
@@ -196,7 +192,7 @@ func TestGoldenWire(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			got := wire(c.msg())
-			require.Equal(t, string(got), string(sendWire(c.msg())), "marshalWire and encoding/json differ")
+			require.Equal(t, string(got), string(sendWire(c.msg())), "appendMessage and encoding/json differ")
 			if *updateGolden {
 				require.NoError(t, os.MkdirAll(filepath.Dir(goldenFile(c.name)), 0o755))
 				require.NoError(t, os.WriteFile(goldenFile(c.name), got, 0o644))
@@ -275,15 +271,20 @@ func TestWireNoHTMLEscape(t *testing.T) {
 	require.True(t, hasHTMLEscape([]byte(`"\\\u0026"`)))
 }
 
-// sameAsStd compares marshalWire with encoding/json, which writes U+2028
-// and U+2029 as escapes where marshalWire keeps them.
+// sameAsStd compares appendMessage, and marshalWire which encodes other
+// bodies, with encoding/json, which writes U+2028 and U+2029 as escapes
+// where they keep them.
 func sameAsStd(t testing.TB, m *Message) {
 	t.Helper()
 	want := strings.NewReplacer(`\u2028`, "\u2028", `\u2029`, "\u2029").Replace(string(wire(m)))
 	assert.Equal(t, want, string(sendWire(m)))
+	type plain Message // marshalWire of a Message is encoding/json's, separators kept
+	mw, err := marshalWire((*plain)(m))
+	assert.NoError(t, err)
+	assert.Equal(t, want, string(mw))
 }
 
-func TestMarshalWireMatchesEncodingJSON(t *testing.T) {
+func TestAppendMessageMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	tricky := "q\"b\\s/ <a href=\"x?a=1&b=2\">\u2028\u2029\x00\x01\x1f\b\f\n\r\t é 😀 \xff\xfe end"
 	full := []*Message{
@@ -314,7 +315,7 @@ func TestMarshalWireMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func FuzzMarshalWire(f *testing.F) {
+func FuzzAppendMessage(f *testing.F) {
 	f.Add("o", "text", "hello <b>&</b>", "k@a", "x", "y")
 	f.Add("o\u2028", "music", "\x00\xff", "", "", "z")
 	f.Fuzz(func(t *testing.T, to, typ, a, b, c, d string) {
