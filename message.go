@@ -214,62 +214,68 @@ type msgKind struct {
 	body func(m *Message) any
 	// set sets that field to b, a body of its type.
 	set func(m *Message, b any)
-	// problems checks the body, when set, and returns the rules it breaks.
-	// (They return, rather than add to a validator of the caller's: the
-	// caller's validator then stays on its stack.)
-	problems func(m *Message) []error
-	// encode appends `,"typ":{...}` when the body is set.
-	encode func(dst []byte, m *Message) []byte
+	// problems returns the rules b, a body of this type, breaks. (It
+	// returns them rather than add them to the caller's validator, which
+	// then stays on its stack.)
+	problems func(b any) []error
+	// encode appends `,"typ":{...}` for b, a body of this type.
+	encode func(dst []byte, b any) []byte
 }
 
-// kind builds a table row from the body field's accessor, its checks and
-// its encoding, which are called only when the body is set.
-func kind[B any](typ MsgType, field func(*Message) **B, check func(*B) []error, enc func(*B, []byte) []byte) msgKind {
+// kind builds a table row from the body field's getter and setter, its
+// checks and its encoding. The getter is called for every message, so it
+// is a plain function; the others are called only for a body that is set.
+func kind[B any](typ MsgType, get func(*Message) any, set func(*Message, *B), check func(*B) []error, enc func(*B, []byte) []byte) msgKind {
 	return msgKind{
-		typ: typ,
-		body: func(m *Message) any {
-			if b := *field(m); b != nil {
-				return b
-			}
-			return nil
-		},
-		set: func(m *Message, b any) { *field(m) = b.(*B) },
-		problems: func(m *Message) []error {
-			if b := *field(m); b != nil {
-				return check(b)
-			}
-			return nil
-		},
-		encode: func(dst []byte, m *Message) []byte {
-			if b := *field(m); b != nil {
-				return enc(b, dst)
-			}
-			return dst
-		},
+		typ:      typ,
+		body:     get,
+		set:      func(m *Message, b any) { set(m, b.(*B)) },
+		problems: func(b any) []error { return check(b.(*B)) },
+		encode:   func(dst []byte, b any) []byte { return enc(b.(*B), dst) },
 	}
+}
+
+// orNone returns b, or an untyped nil for a nil pointer (an interface
+// holding a nil *B is not nil).
+func orNone[B any](b *B) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// mediaKind is the row of a type whose body is a *Media (image, voice,
+// mpnews): a required media_id.
+func mediaKind(typ MsgType, get func(*Message) any, set func(*Message, *Media)) msgKind {
+	field := string(typ) + ".media_id"
+	return kind(typ, get, set, func(b *Media) []error { return requiredField(field, b.MediaID) },
+		func(b *Media, dst []byte) []byte { return b.appendTo(dst, string(typ)) })
 }
 
 // msgKinds is the message type table, in the order of the Message fields
 // (the order of the members on the wire).
 var msgKinds = [...]msgKind{
-	kind(TypeText, func(m *Message) **Text { return &m.Text }, (*Text).problems, (*Text).appendTo),
-	kind(TypeImage, func(m *Message) **Media { return &m.Image },
-		func(b *Media) []error { return requiredField("image.media_id", b.MediaID) },
-		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "image") }),
-	kind(TypeVoice, func(m *Message) **Media { return &m.Voice },
-		func(b *Media) []error { return requiredField("voice.media_id", b.MediaID) },
-		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "voice") }),
-	kind(TypeVideo, func(m *Message) **Video { return &m.Video }, (*Video).problems, (*Video).appendTo),
-	kind(TypeMusic, func(m *Message) **Music { return &m.Music }, (*Music).problems, (*Music).appendTo),
-	kind(TypeNews, func(m *Message) **News { return &m.News }, (*News).problems, (*News).appendTo),
-	kind(TypeMPNews, func(m *Message) **Media { return &m.MPNews },
-		func(b *Media) []error { return requiredField("mpnews.media_id", b.MediaID) },
-		func(b *Media, dst []byte) []byte { return b.appendTo(dst, "mpnews") }),
-	kind(TypeMPNewsArticle, func(m *Message) **MPNewsArticle { return &m.MPNewsArticle }, (*MPNewsArticle).problems, (*MPNewsArticle).appendTo),
-	kind(TypeMsgMenu, func(m *Message) **MsgMenu { return &m.MsgMenu }, (*MsgMenu).problems, (*MsgMenu).appendTo),
-	kind(TypeWxCard, func(m *Message) **WxCard { return &m.WxCard }, (*WxCard).problems, (*WxCard).appendTo),
-	kind(TypeMiniProgramPage, func(m *Message) **MiniProgramPage { return &m.MiniProgramPage }, (*MiniProgramPage).problems, (*MiniProgramPage).appendTo),
-	kind(TypeLink, func(m *Message) **Link { return &m.Link }, (*Link).problems, (*Link).appendTo),
+	kind(TypeText, func(m *Message) any { return orNone(m.Text) }, func(m *Message, b *Text) { m.Text = b },
+		(*Text).problems, (*Text).appendTo),
+	mediaKind(TypeImage, func(m *Message) any { return orNone(m.Image) }, func(m *Message, b *Media) { m.Image = b }),
+	mediaKind(TypeVoice, func(m *Message) any { return orNone(m.Voice) }, func(m *Message, b *Media) { m.Voice = b }),
+	kind(TypeVideo, func(m *Message) any { return orNone(m.Video) }, func(m *Message, b *Video) { m.Video = b },
+		(*Video).problems, (*Video).appendTo),
+	kind(TypeMusic, func(m *Message) any { return orNone(m.Music) }, func(m *Message, b *Music) { m.Music = b },
+		(*Music).problems, (*Music).appendTo),
+	kind(TypeNews, func(m *Message) any { return orNone(m.News) }, func(m *Message, b *News) { m.News = b },
+		(*News).problems, (*News).appendTo),
+	mediaKind(TypeMPNews, func(m *Message) any { return orNone(m.MPNews) }, func(m *Message, b *Media) { m.MPNews = b }),
+	kind(TypeMPNewsArticle, func(m *Message) any { return orNone(m.MPNewsArticle) }, func(m *Message, b *MPNewsArticle) { m.MPNewsArticle = b },
+		(*MPNewsArticle).problems, (*MPNewsArticle).appendTo),
+	kind(TypeMsgMenu, func(m *Message) any { return orNone(m.MsgMenu) }, func(m *Message, b *MsgMenu) { m.MsgMenu = b },
+		(*MsgMenu).problems, (*MsgMenu).appendTo),
+	kind(TypeWxCard, func(m *Message) any { return orNone(m.WxCard) }, func(m *Message, b *WxCard) { m.WxCard = b },
+		(*WxCard).problems, (*WxCard).appendTo),
+	kind(TypeMiniProgramPage, func(m *Message) any { return orNone(m.MiniProgramPage) }, func(m *Message, b *MiniProgramPage) { m.MiniProgramPage = b },
+		(*MiniProgramPage).problems, (*MiniProgramPage).appendTo),
+	kind(TypeLink, func(m *Message) any { return orNone(m.Link) }, func(m *Message, b *Link) { m.Link = b },
+		(*Link).problems, (*Link).appendTo),
 }
 
 // kindOf returns the table row of t, or nil for an unknown type.
@@ -314,14 +320,11 @@ func (m *Message) Validate() error {
 	}
 	var v validator
 	v.required("touser", m.ToUser)
-	m.validateType(&v)
-	// Check every body that is set, so that one pass reports all problems
-	// (a body set beside the one msgtype names is already an error).
-	for i := range msgKinds {
-		if errs := msgKinds[i].problems(m); errs != nil {
-			v.errs = append(v.errs, errs...)
-		}
-	}
+	problems := m.validateBodies(&v)
+	// The problems of every body that is set follow, so that one pass
+	// reports all (a body set beside the one msgtype names is already an
+	// error).
+	v.errs = append(v.errs, problems...)
 	if m.CustomService != nil {
 		v.kfAccount("customservice.kf_account", m.CustomService.KfAccount)
 	}
@@ -331,20 +334,23 @@ func (m *Message) Validate() error {
 	return v.err()
 }
 
-// validateType checks that MsgType is known and that m carries exactly the
-// body it names.
-func (m *Message) validateType(v *validator) {
+// validateBodies checks that MsgType is known and that m carries exactly
+// the body it names, and returns the problems of the bodies that are set.
+func (m *Message) validateBodies(v *validator) (problems []error) {
 	known := false
 	for i := range msgKinds {
 		k := &msgKinds[i]
-		set := k.body(m) != nil
+		b := k.body(m)
 		if k.typ == m.MsgType {
 			known = true
-			if !set {
+			if b == nil {
 				v.add(string(k.typ), "required for msgtype "+strconv.Quote(string(k.typ)))
 			}
-		} else if set {
+		} else if b != nil {
 			v.add(string(k.typ), "must be unset: msgtype is "+strconv.Quote(string(m.MsgType))+" and a message carries exactly one body")
+		}
+		if b != nil {
+			problems = append(problems, k.problems(b)...)
 		}
 	}
 	switch {
@@ -354,6 +360,7 @@ func (m *Message) validateType(v *validator) {
 		v.utf8("msgtype", string(m.MsgType))
 		v.add("msgtype", "unknown message type "+strconv.Quote(string(m.MsgType)))
 	}
+	return problems
 }
 
 func (b *Text) problems() []error {
@@ -603,7 +610,9 @@ func keepLineSeparators(b []byte) []byte {
 func appendMessage(dst []byte, m *Message) []byte {
 	dst = appendObject(append(dst, '{'), false, member{"touser", m.ToUser, true}, member{"msgtype", string(m.MsgType), true})
 	for i := range msgKinds {
-		dst = msgKinds[i].encode(dst, m)
+		if b := msgKinds[i].body(m); b != nil {
+			dst = msgKinds[i].encode(dst, b)
+		}
 	}
 	if b := m.CustomService; b != nil {
 		dst = appendBody(dst, "customservice", member{"kf_account", b.KfAccount, true})
