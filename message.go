@@ -255,27 +255,18 @@ func mediaKind(typ MsgType, get func(*Message) any, set func(*Message, *Media)) 
 // msgKinds is the message type table, in the order of the Message fields
 // (the order of the members on the wire).
 var msgKinds = [...]msgKind{
-	kind(TypeText, func(m *Message) any { return orNone(m.Text) }, func(m *Message, b *Text) { m.Text = b },
-		(*Text).problems, (*Text).appendTo),
+	kind(TypeText, func(m *Message) any { return orNone(m.Text) }, func(m *Message, b *Text) { m.Text = b }, (*Text).problems, (*Text).appendTo),
 	mediaKind(TypeImage, func(m *Message) any { return orNone(m.Image) }, func(m *Message, b *Media) { m.Image = b }),
 	mediaKind(TypeVoice, func(m *Message) any { return orNone(m.Voice) }, func(m *Message, b *Media) { m.Voice = b }),
-	kind(TypeVideo, func(m *Message) any { return orNone(m.Video) }, func(m *Message, b *Video) { m.Video = b },
-		(*Video).problems, (*Video).appendTo),
-	kind(TypeMusic, func(m *Message) any { return orNone(m.Music) }, func(m *Message, b *Music) { m.Music = b },
-		(*Music).problems, (*Music).appendTo),
-	kind(TypeNews, func(m *Message) any { return orNone(m.News) }, func(m *Message, b *News) { m.News = b },
-		(*News).problems, (*News).appendTo),
+	kind(TypeVideo, func(m *Message) any { return orNone(m.Video) }, func(m *Message, b *Video) { m.Video = b }, (*Video).problems, (*Video).appendTo),
+	kind(TypeMusic, func(m *Message) any { return orNone(m.Music) }, func(m *Message, b *Music) { m.Music = b }, (*Music).problems, (*Music).appendTo),
+	kind(TypeNews, func(m *Message) any { return orNone(m.News) }, func(m *Message, b *News) { m.News = b }, (*News).problems, (*News).appendTo),
 	mediaKind(TypeMPNews, func(m *Message) any { return orNone(m.MPNews) }, func(m *Message, b *Media) { m.MPNews = b }),
-	kind(TypeMPNewsArticle, func(m *Message) any { return orNone(m.MPNewsArticle) }, func(m *Message, b *MPNewsArticle) { m.MPNewsArticle = b },
-		(*MPNewsArticle).problems, (*MPNewsArticle).appendTo),
-	kind(TypeMsgMenu, func(m *Message) any { return orNone(m.MsgMenu) }, func(m *Message, b *MsgMenu) { m.MsgMenu = b },
-		(*MsgMenu).problems, (*MsgMenu).appendTo),
-	kind(TypeWxCard, func(m *Message) any { return orNone(m.WxCard) }, func(m *Message, b *WxCard) { m.WxCard = b },
-		(*WxCard).problems, (*WxCard).appendTo),
-	kind(TypeMiniProgramPage, func(m *Message) any { return orNone(m.MiniProgramPage) }, func(m *Message, b *MiniProgramPage) { m.MiniProgramPage = b },
-		(*MiniProgramPage).problems, (*MiniProgramPage).appendTo),
-	kind(TypeLink, func(m *Message) any { return orNone(m.Link) }, func(m *Message, b *Link) { m.Link = b },
-		(*Link).problems, (*Link).appendTo),
+	kind(TypeMPNewsArticle, func(m *Message) any { return orNone(m.MPNewsArticle) }, func(m *Message, b *MPNewsArticle) { m.MPNewsArticle = b }, (*MPNewsArticle).problems, (*MPNewsArticle).appendTo),
+	kind(TypeMsgMenu, func(m *Message) any { return orNone(m.MsgMenu) }, func(m *Message, b *MsgMenu) { m.MsgMenu = b }, (*MsgMenu).problems, (*MsgMenu).appendTo),
+	kind(TypeWxCard, func(m *Message) any { return orNone(m.WxCard) }, func(m *Message, b *WxCard) { m.WxCard = b }, (*WxCard).problems, (*WxCard).appendTo),
+	kind(TypeMiniProgramPage, func(m *Message) any { return orNone(m.MiniProgramPage) }, func(m *Message, b *MiniProgramPage) { m.MiniProgramPage = b }, (*MiniProgramPage).problems, (*MiniProgramPage).appendTo),
+	kind(TypeLink, func(m *Message) any { return orNone(m.Link) }, func(m *Message, b *Link) { m.Link = b }, (*Link).problems, (*Link).appendTo),
 }
 
 // kindOf returns the table row of t, or nil for an unknown type.
@@ -373,18 +364,14 @@ func (b *Text) problems() []error {
 }
 
 func (b *Video) problems() []error {
-	var v validator
-	v.check(field{"video.media_id", b.MediaID, required}, field{"video.thumb_media_id", b.ThumbMediaID, text},
+	return checkFields(field{"video.media_id", b.MediaID, required}, field{"video.thumb_media_id", b.ThumbMediaID, text},
 		field{"video.title", b.Title, text}, field{"video.description", b.Description, text})
-	return v.errs
 }
 
 func (b *Music) problems() []error {
-	var v validator
-	v.check(field{"music.title", b.Title, text}, field{"music.description", b.Description, text},
+	return checkFields(field{"music.title", b.Title, text}, field{"music.description", b.Description, text},
 		field{"music.musicurl", b.MusicURL, optionalURL}, field{"music.hqmusicurl", b.HQMusicURL, optionalURL},
 		field{"music.thumb_media_id", b.ThumbMediaID, required})
-	return v.errs
 }
 
 func (b *MsgMenu) problems() []error {
@@ -411,17 +398,13 @@ func (b *MsgMenu) problems() []error {
 func (b *WxCard) problems() []error { return requiredField("wxcard.card_id", b.CardID) }
 
 func (b *MiniProgramPage) problems() []error {
-	var v validator
-	v.check(field{"miniprogrampage.title", b.Title, required}, field{"miniprogrampage.appid", b.AppID, text},
+	return checkFields(field{"miniprogrampage.title", b.Title, required}, field{"miniprogrampage.appid", b.AppID, text},
 		field{"miniprogrampage.pagepath", b.PagePath, required}, field{"miniprogrampage.thumb_media_id", b.ThumbMediaID, required})
-	return v.errs
 }
 
 func (b *Link) problems() []error {
-	var v validator
-	v.check(field{"link.title", b.Title, required}, field{"link.description", b.Description, text},
+	return checkFields(field{"link.title", b.Title, required}, field{"link.description", b.Description, text},
 		field{"link.url", b.URL, requiredURL}, field{"link.thumb_url", b.ThumbURL, requiredURL})
-	return v.errs
 }
 
 // fieldRule is what a string field must be; every one must be valid UTF-8.
@@ -440,8 +423,9 @@ type field struct {
 	rule        fieldRule
 }
 
-// check checks fields against their rules.
-func (v *validator) check(fields ...field) {
+// checkFields returns the rules fields break.
+func checkFields(fields ...field) []error {
+	var v validator
 	for _, f := range fields {
 		switch f.rule {
 		case text:
@@ -454,14 +438,11 @@ func (v *validator) check(fields ...field) {
 			v.requiredURL(f.path, f.value)
 		}
 	}
+	return v.errs
 }
 
 // requiredField returns the problem of a required string field, or nil.
-func requiredField(field, s string) []error {
-	var v validator
-	v.required(field, s)
-	return v.errs
-}
+func requiredField(path, s string) []error { return checkFields(field{path, s, required}) }
 
 // validator collects the broken rules of one Validate call.
 type validator struct{ errs []error }
