@@ -92,8 +92,8 @@ func (r *request) withJSON(b []byte) *request {
 // requestBody is a request's body, opened afresh for each attempt (like
 // http.Request.GetBody).
 type requestBody interface {
-	// open readies b for one attempt.
-	open(b *attemptBody) error
+	// open readies b for one attempt, whose context is ctx.
+	open(ctx context.Context, b *attemptBody) error
 	// reopenable reports whether another attempt can still send the body
 	// whole.
 	reopenable() bool
@@ -110,18 +110,19 @@ type attemptBody struct {
 	// sent chunked).
 	r io.Reader
 	n int64
-	// end, when set, is called once the attempt is over, and no read of r
-	// follows it. It reports whether the transport read r whole, and an
-	// error that replaces the attempt's outcome (a file over its limit).
-	end func() (complete bool, err error)
+	// end, when set, is called once the attempt is over, with its context,
+	// and no read of r starts after it. It reports whether the transport
+	// read r whole, and an error that replaces the attempt's outcome (a file
+	// over its limit).
+	end func(ctx context.Context) (complete bool, err error)
 }
 
 // jsonBody is an encoded JSON body, the same bytes on every attempt.
 type jsonBody []byte
 
-func (j jsonBody) open(b *attemptBody) error { b.mem.Reset(j); return nil }
-func (j jsonBody) reopenable() bool          { return true }
-func (j jsonBody) contentType() string       { return contentTypeJSON }
+func (j jsonBody) open(_ context.Context, b *attemptBody) error { b.mem.Reset(j); return nil }
+func (j jsonBody) reopenable() bool                             { return true }
+func (j jsonBody) contentType() string                          { return contentTypeJSON }
 
 // reopenable reports whether r can be sent again.
 func (r *request) reopenable() bool { return r.body == nil || r.body.reopenable() }
@@ -238,7 +239,7 @@ func (e *endpoint) attempt(ctx context.Context, r *request, n int) (outcome, err
 	complete := true
 	if st.body.end != nil {
 		var berr error
-		if complete, berr = st.body.end(); berr != nil {
+		if complete, berr = st.body.end(ctx); berr != nil {
 			if resp != nil {
 				resp.Body.Close()
 			}
@@ -265,7 +266,7 @@ func (e *endpoint) build(ctx context.Context, r *request) (*http.Request, *attem
 	st.trace.WroteHeaders = func() { st.wrote.Store(true) }
 	var body io.Reader
 	if r.body != nil {
-		if err := r.body.open(&st.body); err != nil {
+		if err := r.body.open(ctx, &st.body); err != nil {
 			return nil, nil, err
 		}
 		body = &st.body.mem
@@ -276,9 +277,9 @@ func (e *endpoint) build(ctx context.Context, r *request) (*http.Request, *attem
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &st.trace), r.method, e.requestURL(r), body)
 	if err != nil {
 		if st.body.end != nil {
-			st.body.end()
+			st.body.end(ctx)
 		}
-		return nil, nil, &RequestError{Method: r.method, URL: e.url(r), Err: err, msg: scrub(err.Error(), e.secrets(r)...)}
+		return nil, nil, &RequestError{Method: r.method, URL: e.url(r), Err: err, msg: oneLine(scrub(err.Error(), e.secrets(r)...))}
 	}
 	if r.body != nil {
 		if st.body.r != nil {
@@ -329,7 +330,7 @@ func (e *endpoint) failed(ctx context.Context, r *request, n int, st *attemptSta
 		err = ue.Err
 	}
 	re := &RequestError{Method: r.method, URL: e.url(r), Err: err, MaybeDelivered: !st.notWritten(complete),
-		msg: scrub(err.Error(), e.secrets(r)...)}
+		msg: oneLine(scrub(err.Error(), e.secrets(r)...))}
 	oc := outNotSent
 	if re.MaybeDelivered {
 		oc = outUnknown
@@ -349,7 +350,7 @@ func (e *endpoint) answered(ctx context.Context, r *request, n int, st *attemptS
 	defer releaseAnswer(buf)
 	if rerr != nil {
 		re := &RequestError{Method: r.method, URL: e.url(r), Err: rerr, MaybeDelivered: true,
-			msg: "reading the answer: " + scrub(rerr.Error(), e.secrets(r)...)}
+			msg: "reading the answer: " + oneLine(scrub(rerr.Error(), e.secrets(r)...))}
 		e.logAttempt(ctx, r, n, outUnknown, resp.StatusCode, st.start, re)
 		return outUnknown, re
 	}

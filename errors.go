@@ -183,8 +183,34 @@ func newAPIError(path string, code int, msg string) *APIError {
 		e.RequestID = e.Message[i+len(" hint: [") : len(e.Message)-1]
 		e.Message = strings.TrimSpace(e.Message[:i])
 	}
-	e.Message = strings.TrimRight(e.Message, ",; ")
+	e.Message = oneLine(strings.TrimRight(e.Message, ",; "))
+	e.RequestID = oneLine(e.RequestID)
 	return e
+}
+
+// oneLine escapes, as Go does in quoted strings, the control characters of
+// s (C0, DEL, C1) and the Unicode line and paragraph separators, so that
+// text WeChat sends back cannot split an error string or forge a log line.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// isControl reports whether r breaks or hides a line: C0, DEL, C1, U+2028
+// and U+2029.
+func isControl(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r < 0xa0 || r == '\u2028' || r == '\u2029'
 }
 
 // OptionError is a bad option given to NewClient or NewTokenSource. It

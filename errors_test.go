@@ -2,6 +2,7 @@ package kefu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,4 +124,49 @@ func TestScrub(t *testing.T) {
 	out := scrub(in)
 	assert.Equal(t, `GET /x?appid=a&secret=REDACTED&access_token=REDACTED&b=1 {"access_token":"REDACTED", "secret":"REDACTED"}`, out)
 	assert.Equal(t, "a REDACTED b", scrub("a tokenvalue b", "tokenvalue", ""))
+}
+
+// TestErrorsAreOneLine: text WeChat (or a proxy) sends back cannot split an
+// error string, so log.Print(err) writes one record. An errmsg, its rid or
+// hint, a redirect target and an HTML page with line breaks and other
+// control characters used to reach Error() as they were.
+func TestErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
+	const forged = "\n2026/11/30 12:00:00 FORGED record\r\x1b[2J\u2028\u0085"
+	w := newWechat(t)
+	w.handle(stableTokenPath, stableTokens())
+	answers := []http.HandlerFunc{
+		answerWith(`{"errcode":45015,"errmsg":"out of time` + jsonEscape(forged) + ` rid: 1-2` + jsonEscape(forged) + `"}`),
+		answerWith(`{"errcode":-1,"errmsg":"system error hint: [ab` + jsonEscape(forged) + `]"}`),
+		func(rw http.ResponseWriter, _ *http.Request) {
+			rw.Header().Set("Location", "https://elsewhere.example/x"+forged)
+			rw.WriteHeader(http.StatusTemporaryRedirect)
+		},
+		func(rw http.ResponseWriter, _ *http.Request) {
+			rw.WriteHeader(http.StatusBadGateway)
+			io.WriteString(rw, "<html>bad gateway"+forged+"</html>")
+		},
+	}
+	for i, h := range answers {
+		w.handle(sendPath, h)
+		c := newTestClient(t, w, WithRetry(NoRetry))
+		_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
+		require.Error(t, err, i)
+		for _, s := range []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err)} {
+			assert.False(t, strings.ContainsFunc(s, isControl), "answer %d: a control character in %q", i, s)
+		}
+		var ae *APIError
+		if errors.As(err, &ae) {
+			assert.False(t, strings.ContainsFunc(ae.Message+ae.RequestID, isControl), "answer %d: %q %q", i, ae.Message, ae.RequestID)
+			assert.Contains(t, ae.Message+ae.RequestID, `\n2026/11/30`, "escaped, not dropped")
+		}
+	}
+	assert.Equal(t, `a\nb\r\x1b\u2028\u0085\tc`, oneLine("a\nb\r\x1b\u2028\u0085\tc"))
+	assert.Equal(t, "plain 中文", oneLine("plain 中文"))
+}
+
+// jsonEscape writes s as the inside of a JSON string.
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
 }

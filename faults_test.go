@@ -207,6 +207,12 @@ func faultRows() []faultRow {
 		{name: "10 MiB answer", lost: true, fault: rawSend(func(tok string) string {
 			return `{"errcode":0,"errmsg":"` + tok + strings.Repeat("x", bigAnswer) + `"}`
 		})},
+		{name: "errmsg with line breaks", fault: rawSend(func(string) string {
+			return `{"errcode":45015,"errmsg":"out of time\n2026/11/30 FORGED log record\r\n\u001b[2J rid: 1-2\n3"}`
+		})},
+		{name: "HTML page with line breaks", lost: true, fault: func(srv *kefutest.Server, _ string) {
+			srv.RawNext(kefutest.PathSend, 1, 502, []byte("<html>\r\nbad gateway\n2026/11/30 FORGED log record\u2028</html>"))
+		}},
 		{name: "invalid UTF-8", lost: true, fault: rawSend(func(tok string) string {
 			return "{\"errcode\":0,\"errmsg\":\"ok \xff\xfe " + tok + "\"}"
 		})},
@@ -245,6 +251,8 @@ func faultRows() []faultRow {
 	set("connection refused", same(faultWant{"not sent: ECONNREFUSED", 0, 0, 1}))
 	set("dropped after accepting", differ(faultWant{"ErrDeliveryUnknown", 1, 1, 1}, faultWant{"nil", 2, 2, 1}))
 	set("answer after the deadline", same(faultWant{"ErrDeliveryUnknown+DeadlineExceeded", 1, 1, 1}))
+	set("errmsg with line breaks", same(faultWant{"ErrOutsideWindow (45015)", 1, 0, 1}))
+	set("HTML page with line breaks", differ(faultWant{"ErrDeliveryUnknown", 1, 0, 1}, faultWant{"nil", 2, 1, 1}))
 	for _, name := range []string{"truncated JSON", "not JSON", "JSON of another shape", "10 MiB answer", "invalid UTF-8"} {
 		set(name, differ(faultWant{"ErrDeliveryUnknown", 1, 0, 1}, faultWant{"nil", 2, 1, 1}))
 	}
@@ -415,6 +423,9 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				if err != nil {
 					assert.Less(t, len(err.Error()), 1000, "errors stay one short line: %.2000s", err.Error())
+					assert.NotContains(t, err.Error(), "\n", "one line")
+					assert.NotContains(t, err.Error(), "\r", "one line")
+					assert.NotContains(t, err.Error(), "\x1b", "no terminal escapes")
 				}
 				require.NotEmpty(t, secrets)
 				for _, s := range shown {

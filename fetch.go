@@ -81,6 +81,20 @@ func (f *wechatFetcher) allowForce() (bool, string) {
 	return true, ""
 }
 
+// maxTokenLife is how long WeChat's access tokens live: 7200 s.
+const maxTokenLife = 7200 * time.Second
+
+// tokenLife turns the expires_in of a token answer into a lifetime of 1 to
+// 7200 s, so that no number from the wire can overflow a duration or turn
+// caching off. 0, a negative or a missing value is taken as WeChat's 7200
+// s, and a larger one is cut to it; ok is false for those.
+func tokenLife(expiresIn int64) (life time.Duration, ok bool) {
+	if expiresIn <= 0 || expiresIn > int64(maxTokenLife/time.Second) {
+		return maxTokenLife, false
+	}
+	return time.Duration(expiresIn) * time.Second, true
+}
+
 // tokenAnswer is the data of the token endpoints' answer.
 type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
@@ -116,13 +130,14 @@ func (f *wechatFetcher) call(ctx context.Context, force bool) (*cachedToken, err
 	if err := f.ep.do(ctx, r, nil); err != nil {
 		return nil, err
 	}
-	if a.ExpiresIn <= 0 {
-		return nil, &HTTPError{Path: r.path, StatusCode: http.StatusOK, Problem: fmt.Sprintf("token answer has expires_in %d", a.ExpiresIn)}
-	}
-	life := time.Duration(a.ExpiresIn) * time.Second
+	life, ok := tokenLife(a.ExpiresIn)
 	margin := min(refreshMargin+time.Duration(rand.Int64N(int64(marginJitter))), life/2)
-	if f.ep.enabled(ctx, slog.LevelInfo) {
-		f.ep.log.LogAttrs(ctx, slog.LevelInfo, "kefu: fetched an access token", slog.String("path", r.path),
+	level, msg := slog.LevelInfo, "kefu: fetched an access token"
+	if !ok {
+		level, msg = slog.LevelWarn, "kefu: fetched an access token whose expires_in is out of 1..7200; it is kept 7200 s at most"
+	}
+	if f.ep.enabled(ctx, level) {
+		f.ep.log.LogAttrs(ctx, level, msg, slog.String("path", r.path),
 			slog.Bool("force_refresh", force), slog.Int64("expires_in", a.ExpiresIn))
 	}
 	return &cachedToken{value: a.AccessToken, refreshAt: start.Add(life - margin), expiresAt: start.Add(life)}, nil

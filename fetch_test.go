@@ -2,6 +2,7 @@ package kefu
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -82,7 +83,6 @@ func TestTokenBadAnswers(t *testing.T) {
 		name, answer string
 		want         error
 	}{
-		{"zero expiry", `{"access_token":"TOKEN_ZERO_EXPIRY_abcdef","expires_in":0}`, nil},
 		{"40001 is bad secret", `{"errcode":40001,"errmsg":"invalid credential"}`, ErrBadCredentials},
 		{"40013", `{"errcode":40013,"errmsg":"invalid appid"}`, ErrBadCredentials},
 		{"40125", `{"errcode":40125,"errmsg":"invalid appsecret rid: 6540f3a8-1b2c3d4e-5f6a7b8c"}`, ErrBadCredentials},
@@ -105,6 +105,43 @@ func TestTokenBadAnswers(t *testing.T) {
 			assert.NotContains(t, err.Error(), testSecret)
 			assert.Equal(t, 1, w.count(stableTokenPath), "no fetch loop")
 			assert.Zero(t, w.count(sendPath))
+		})
+	}
+}
+
+// TestTokenOddExpiresIn: expires_in from the wire becomes a lifetime of 1 to
+// 7200 s. An absurd one used to overflow the duration, put the refresh in
+// the past and fetch a token for every send; 0 or a negative one failed
+// every send.
+func TestTokenOddExpiresIn(t *testing.T) {
+	t.Parallel()
+	for _, expiresIn := range []string{"9300000000", "9223372036854775807", "7201", "0", "-5", ""} {
+		t.Run(expiresIn, func(t *testing.T) {
+			t.Parallel()
+			w := newWechat(t)
+			answer := `{"access_token":"TOKEN_ODD_EXPIRY_abcdefgh","expires_in":` + expiresIn + `}`
+			if expiresIn == "" {
+				answer = `{"access_token":"TOKEN_ODD_EXPIRY_abcdefgh"}`
+			}
+			w.handle(stableTokenPath, answerWith(answer))
+			w.handle(sendPath, answerWith(okAnswer))
+			clock := newFakeClock()
+			start := clock.Now()
+			logs := &captureHandler{}
+			c := newTestClient(t, w, withClock(clock.Now), WithLogger(slog.New(logs)))
+			for i := 0; i < 100; i++ {
+				_, err := c.Send(context.Background(), NewText("OPENID", "hi"))
+				require.NoError(t, err)
+			}
+			assert.Equal(t, 1, w.count(stableTokenPath), "100 sends, one token")
+			tok, err := c.tokens.(ExpiringTokenSource).TokenWithExpiry(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, start.Add(7200*time.Second), tok.Expiry, "kept 7200 s at most")
+			assert.Contains(t, logs.String(), "out of 1..7200")
+			clock.Advance(7200 * time.Second)
+			_, err = c.Send(context.Background(), NewText("OPENID", "hi"))
+			require.NoError(t, err)
+			assert.Equal(t, 2, w.count(stableTokenPath), "refreshed by the time it expires")
 		})
 	}
 }

@@ -222,7 +222,15 @@ func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 func (h *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *captureHandler) WithGroup(string) slog.Handler      { return h }
+
+// String returns the records, one a line.
+func (h *captureHandler) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.lines, "\n")
+}
+
+func (h *captureHandler) WithGroup(string) slog.Handler { return h }
 
 // maxSnippet is the longest Snippet an HTTPError may carry: snippetLen bytes
 // cut on a rune boundary, then "...".

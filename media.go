@@ -92,9 +92,11 @@ var partTypes = map[string]string{
 // even after a rejected access token. An upload is a write: an attempt whose
 // outcome is unknown is retried only under RetryPolicy.RetryUnknown.
 //
-// UploadMedia starts no goroutine of its own and returns only once no read
-// of r is in progress, so r is the caller's again on return; a reader that
-// blocks in Read therefore delays the return after ctx ends.
+// UploadMedia returns once no read of r is in progress, so r is the
+// caller's again, or as soon as ctx ends: a read that blocks in r.Read then
+// goes on in a goroutine of its own until r returns (its bytes are dropped),
+// and no read follows it. After a return whose error matches ctx.Err(), do
+// not reuse r.
 //
 // https://developers.weixin.qq.com/doc/offiaccount/Asset_Management/New_temporary_materials.html
 func (c *Client) UploadMedia(ctx context.Context, kind MediaKind, filename string, r io.Reader) (*UploadedMedia, error) {
@@ -321,7 +323,7 @@ func (u *upload) reopenable() bool { return u.seeker != nil || !u.touched }
 var errReadOnce = errors.New("kefu: the media reader was read once and cannot be rewound")
 
 // open readies the body of the next attempt, rewinding the file.
-func (u *upload) open(ab *attemptBody) error {
+func (u *upload) open(ctx context.Context, ab *attemptBody) error {
 	src := u.src
 	switch {
 	case u.seeker != nil:
@@ -334,24 +336,28 @@ func (u *upload) open(ab *attemptBody) error {
 	if u.size >= 0 {
 		src = io.LimitReader(src, u.size) // the size sent as Content-Length, even if the file grows
 	}
-	b := &uploadBody{u: u, file: src}
+	b := &uploadBody{ctx: ctx, u: u, file: src}
 	ab.r, ab.n, ab.end = b, u.length(), b.end
 	return nil
 }
 
-// uploadBody is one attempt's body: prefix, file, suffix. Close ends it:
-// reads after Close fail, and Close waits for a read in progress, so the
-// caller's reader is never read once the attempt is over (the transport may
-// still be writing from another goroutine when the request fails).
+// uploadBody is one attempt's body: prefix, file, suffix. end ends it:
+// reads after end fail, and end waits for a read of the caller's reader in
+// progress (unless the attempt's context ends first), so the caller's reader
+// is not read once the attempt is over (the transport may still be writing
+// from another goroutine when the request fails).
 type uploadBody struct {
-	mu     sync.Mutex
-	u      *upload
-	file   io.Reader
-	part   int   // 0 prefix, 1 file, 2 suffix, 3 all read
-	off    int   // read offset in prefix or suffix
-	n      int64 // file bytes read
-	over   bool  // the file passed the size limit
-	closed bool
+	mu      sync.Mutex
+	ctx     context.Context // the attempt's
+	u       *upload
+	file    io.Reader
+	part    int   // 0 prefix, 1 file, 2 suffix, 3 all read
+	off     int   // read offset in prefix or suffix
+	n       int64 // file bytes read
+	over    bool  // the file passed the size limit
+	closed  bool
+	reading chan struct{} // while the caller's reader is read: closed when that read returns
+	buf     []byte        // what readFile reads into, reused
 }
 
 var errBodyClosed = errors.New("kefu: upload body closed")
@@ -376,7 +382,7 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 			return n, nil
 		case 1:
 			b.u.touched = true
-			n, err := b.file.Read(p)
+			n, err := b.readFile(p)
 			b.n += int64(n)
 			if b.u.max > 0 && b.n > b.u.max {
 				b.over = true
@@ -398,16 +404,68 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	return 0, nil
 }
 
-// end ends the attempt's body: it waits for a read in progress and fails
-// later ones, so no read of the caller's reader outlives the attempt (the
-// transport may still be writing from another goroutine when the request
-// fails). It reports whether the transport read the whole body, and the
-// validation error of a file of unknown size that passed its limit while
-// it was sent.
-func (b *uploadBody) end() (complete bool, err error) {
+// readFile reads the caller's reader with b.mu unlocked (held on entry and
+// on return). The read runs in a goroutine of its own, into a buffer of its
+// own, so that it returns ctx's error as soon as the attempt's context ends
+// even if the reader blocks: net/http waits for the body's Read before its
+// RoundTrip returns. An abandoned read goes on for as long as the reader
+// blocks, and its bytes are dropped.
+func (b *uploadBody) readFile(p []byte) (int, error) {
+	done := make(chan struct{})
+	b.reading = done
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.reading = nil
+		close(done)
+	}()
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(b.buf) < min(len(p), maxFileRead) {
+		b.buf = make([]byte, min(len(p), maxFileRead))
+	}
+	buf := b.buf[:min(len(p), len(b.buf))]
+	type result struct {
+		n   int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		n, err := b.file.Read(buf)
+		ch <- result{n, err}
+	}()
+	select {
+	case r := <-ch:
+		return copy(p, buf[:r.n]), r.err
+	case <-b.ctx.Done():
+		b.buf = nil // the abandoned read may still write to it
+		return 0, b.ctx.Err()
+	}
+}
+
+// maxFileRead bounds one read of the caller's reader.
+const maxFileRead = 64 << 10
+
+// end ends the attempt's body: later reads fail, and it waits for a read of
+// the caller's reader in progress, unless ctx ends first (the read then goes
+// on in the transport's goroutine for as long as the reader blocks, and
+// nothing reads the reader after it). It reports whether the transport read
+// the whole body, and the validation error of a file of unknown size that
+// passed its limit while it was sent.
+func (b *uploadBody) end(ctx context.Context) (complete bool, err error) {
+	b.mu.Lock()
+	b.closed = true
+	reading := b.reading
+	b.mu.Unlock()
+	if reading != nil {
+		select {
+		case <-reading:
+		case <-ctx.Done():
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.closed = true
 	if b.over {
 		err = &ValidationError{Field: "media", Rule: "more than " + strconv.FormatInt(b.u.max, 10) + " bytes: must be " + b.u.says}
 	}

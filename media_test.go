@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -382,4 +383,53 @@ func TestUploadErrorsMatchErrMediaRejected(t *testing.T) {
 	}
 	var ve *kefu.ValidationError
 	assert.False(t, errors.As(error(&kefu.APIError{Code: 40005}), &ve))
+}
+
+// blockingReader yields one byte, then blocks in Read until released.
+type blockingReader struct {
+	entered, release chan struct{}
+	mu               sync.Mutex
+	reads            int
+}
+
+func (r *blockingReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	r.reads++
+	n := r.reads
+	r.mu.Unlock()
+	if n == 1 {
+		p[0] = 'x'
+		return 1, nil
+	}
+	if n == 2 {
+		close(r.entered)
+	}
+	<-r.release
+	return 0, io.EOF
+}
+
+// TestUploadReturnsWhenContextEndsDuringABlockedRead: ctx bounds
+// UploadMedia even when the caller's reader blocks in Read. It used to wait
+// for the read to return.
+func TestUploadReturnsWhenContextEndsDuringABlockedRead(t *testing.T) {
+	t.Parallel()
+	_, c := newKefu(t)
+	r := &blockingReader{entered: make(chan struct{}), release: make(chan struct{})}
+	defer close(r.release) // lets the transport's read end, for goleak
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.UploadMedia(ctx, kefu.MediaImage, "photo.png", r)
+		done <- err
+	}()
+	<-r.entered // the transport is blocked in the caller's reader
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, kefu.ErrDeliveryUnknown, "the body never ended: WeChat cannot have acted on it")
+	case <-time.After(10 * time.Second): // a guard against a hang, not a wait
+		t.Fatal("UploadMedia did not return when its context ended")
+	}
 }

@@ -150,7 +150,7 @@ func (s *sharedFetcher) fetchShared(ctx context.Context, rejected string) (*cach
 		}
 		// Another process is fetching. A token that is due for refresh but
 		// still valid serves meanwhile; look again soon.
-		if now := s.now(); st.Value != "" && st.Value != rejected && now.Before(st.ExpiresAt) {
+		if now := s.now(); st.Value != "" && st.Value != rejected && now.Before(st.ExpiresAt) && plausible(st, now) {
 			return &cachedToken{value: st.Value, refreshAt: now.Add(time.Second), expiresAt: st.ExpiresAt}, nil
 		}
 		if err := s.sleep(ctx, 20*time.Millisecond+time.Duration(rand.Int64N(int64(40*time.Millisecond)))); err != nil {
@@ -243,10 +243,24 @@ func (s *sharedFetcher) load(ctx context.Context) (SharedToken, error) {
 // usable returns st as a cached token if it is there, not rejected and not
 // yet due for refresh.
 func (s *sharedFetcher) usable(st SharedToken, rejected string) *cachedToken {
-	if st.Value == "" || st.Value == rejected || !s.now().Before(st.RefreshAt) {
+	now := s.now()
+	if st.Value == "" || st.Value == rejected || !now.Before(st.RefreshAt) || !plausible(st, now) {
 		return nil
 	}
 	return &cachedToken{value: st.Value, refreshAt: st.RefreshAt, expiresAt: st.ExpiresAt}
+}
+
+// storeSkew is how far another process's clock may run ahead of ours.
+const storeSkew = time.Minute
+
+// plausible reports whether the times of a stored token are ones a token
+// can have at now: it expires within 7200 s (give or take storeSkew) and is
+// refreshed no later than it expires. A store holding a stale or forged
+// value far in the future would otherwise keep every process on one token
+// long past WeChat's limit; such a value is treated as absent, and the next
+// good token replaces it.
+func plausible(st SharedToken, now time.Time) bool {
+	return !st.ExpiresAt.After(now.Add(maxTokenLife+storeSkew)) && !st.RefreshAt.After(st.ExpiresAt)
 }
 
 // up notes that the store answers again after an outage.

@@ -294,3 +294,24 @@ func TestStoreLockBusyUsesValidToken(t *testing.T) {
 	assert.Equal(t, 1, w.count(stableTokenPath))
 	assert.Error(t, WithTokenStore(nil)(&settings{}))
 }
+
+// TestStoreImplausibleTimesAreReplaced: a stored token whose times are past
+// what a token can have (expiry in the year 3000) used to be served for as
+// long as the store said; it is treated as absent and replaced, once.
+func TestStoreImplausibleTimesAreReplaced(t *testing.T) {
+	t.Parallel()
+	w := newWechat(t)
+	w.handle(stableTokenPath, stableTokens())
+	clock := newFakeClock()
+	store := newMemStore(clock.Now)
+	far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	store.tokens[testAppID+"/stable"] = SharedToken{Value: "STALE_TOKEN_FROM_LONG_AGO", RefreshAt: far, ExpiresAt: far}
+	srcs := processes(t, w, store, 3, withClock(clock.Now))
+	for _, src := range srcs {
+		tok, err := src.Token(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, tokenName(1), tok)
+	}
+	assert.Equal(t, 1, w.count(stableTokenPath), "one fetch for all")
+	assert.Equal(t, tokenName(1), store.tokens[testAppID+"/stable"].Value, "the good token replaced the stale one")
+}
