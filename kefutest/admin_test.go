@@ -46,7 +46,8 @@ func TestAdminAPIOffByDefault(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, a.status, tc.path)
 		assert.Equal(t, "404 page not found\n", a.body, tc.path)
 	}
-	// Nothing happened, and the calls count like any unknown path's.
+	// Nothing happened, and the calls count: the admin paths are the
+	// server's own, though it answers 404 there.
 	assert.Equal(t, kefutest.WindowState{}, srv.Window("o1", kefutest.UserMessage))
 	assert.Equal(t, 1, srv.Calls(kefutest.PathAdminInteract))
 }

@@ -175,7 +175,7 @@ func WithListener(l net.Listener) ServerOption {
 // are asked for: the server is a fake.
 //
 // Without this option, as on WeChat, those paths answer 404 like any
-// unknown path.
+// unknown path; Calls still counts them.
 func WithAdminAPI() ServerOption {
 	return func(c *config) { c.admin = true }
 }
@@ -272,11 +272,23 @@ func (s *Server) Client(opts ...kefu.Option) *kefu.Client {
 }
 
 // Calls returns how many requests arrived at path (e.g. PathSend) so far,
-// every request counted, faulted or not.
+// every request counted, faulted or not. Only the server's own paths are
+// counted: the Path constants, and the PathAdmin ones while WithAdminAPI is
+// off (with it, admin calls are not counted). Any other path answers 404 and
+// its Calls stays 0, so that requests to made-up paths, however many and
+// however long, keep nothing in memory.
 func (s *Server) Calls(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[path]
+}
+
+// known reports whether path is one of the server's paths, a WeChat or an
+// admin one: the paths Calls counts.
+func known(path string) bool {
+	_, wechat := routes[path]
+	_, admin := adminRoutes[path]
+	return wechat || admin
 }
 
 // serveHTTP counts the request, applies the path's next fault if any, and
