@@ -22,6 +22,11 @@ const adminPrefix = "/kefutest/"
 // maxAdminBody bounds an admin request's body.
 const maxAdminBody = 64 << 10
 
+// maxAdminOpenID bounds an openid the admin API takes, in bytes. WeChat's
+// are 28 characters; the bound keeps what a flood of admin calls can make
+// the server keep to a small amount per user.
+const maxAdminOpenID = 128
+
 // maxAdvance bounds an admin advance, in seconds: what a time.Duration holds.
 const maxAdvance = float64(math.MaxInt64 / int64(time.Second))
 
@@ -70,8 +75,11 @@ func (s *Server) adminInteract(body []byte) reply {
 	if err := decodeAdmin(body, &req); err != nil {
 		return badRequest(want + ": " + err.Error())
 	}
-	if req.OpenID == "" {
+	switch {
+	case req.OpenID == "":
 		return badRequest("openid missing: " + want)
+	case len(req.OpenID) > maxAdminOpenID:
+		return badRequest(fmt.Sprintf("openid longer than %d bytes", maxAdminOpenID))
 	}
 	a, err := kefu.ParseAction(req.Action)
 	if err != nil {

@@ -3,8 +3,10 @@ package kefutest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,6 +189,8 @@ func TestAdminBadRequests(t *testing.T) {
 			`unknown action "Wave": want one of UserMessage, MenuClick, Follow, Scan, Payment`, ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1"}`, 400, 47001, `unknown action ""`, ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"action":"Follow"}`, 400, 47001, "openid missing", ""},
+		{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"` + strings.Repeat("o", 129) + `","action":"Follow"}`, 400, 47001,
+			"openid longer than 128 bytes", ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"open_id":"o1","action":"Follow"}`, 400, 47001, `unknown field "open_id"`, ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1","action":"Follow"} {}`, 400, 47001, "more than one JSON value", ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `["o1"]`, 400, 47001, "cannot unmarshal array", ""},
@@ -212,6 +216,33 @@ func TestAdminBadRequests(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, a.status)
 	assert.Equal(t, start, srv.Now())
 	assert.Equal(t, kefutest.WindowState{}, srv.Window("o1", kefutest.Follow))
+}
+
+// TestAdminGarbageKeepsNothing floods the admin API with requests it
+// refuses: made-up admin paths, wrong methods, bad bodies, over-long
+// openids. None is counted or kept.
+func TestAdminGarbageKeepsNothing(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t, kefutest.WithAdminAPI())
+	long := strings.Repeat("x", 16<<10)
+	for i := range 20 {
+		openID := fmt.Sprintf("o-%d-%s", i, long)
+		for _, tc := range []struct{ method, path, body string }{
+			{http.MethodPost, fmt.Sprintf("/kefutest/%d-%s", i, long), `{"openid":"o1","action":"Payment"}`},
+			{http.MethodGet, kefutest.PathAdminInteract + "?openid=" + openID, ""},
+			{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"` + openID + `","action":"Wave"}`},
+			{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"` + openID + `","action":"Payment"}`},
+			{http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":"` + openID + `"}`},
+		} {
+			a := admin(t, srv, tc.method, tc.path, tc.body)
+			assert.GreaterOrEqual(t, a.status, 400, "%s %.40s", tc.method, tc.path)
+		}
+		a := admin(t, srv, http.MethodGet, kefutest.PathAdminMessages+"?openid="+openID, "")
+		assert.Equal(t, "[]", a.body)
+	}
+	assert.Empty(t, srv.CountedPaths())
+	assert.Empty(t, srv.Kept())
+	assert.Equal(t, start, srv.Now())
 }
 
 func TestAdminNoFaults(t *testing.T) {

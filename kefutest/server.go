@@ -158,7 +158,8 @@ func WithListener(l net.Listener) ServerOption {
 // process of its own (kefu fake) from a test written in any language:
 //
 //   - POST PathAdminInteract {"openid":"o1","action":"UserMessage"} calls
-//     Interact; "action" is an Action's String, case-insensitive.
+//     Interact; "action" is an Action's String, case-insensitive. The
+//     openid has at most 128 bytes (WeChat's have 28 characters).
 //   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds >= 0,
 //     fractions allowed) and answers the server's new time as "now", in Unix
 //     seconds.
