@@ -28,6 +28,9 @@ const maxAdminBody = 64 << 10
 const maxAdminOpenID = 128
 
 // maxAdvance bounds an admin advance, in seconds: what a time.Duration holds.
+// Its nanoseconds, as a float64, still fit in an int64 (9223372036e9 rounds
+// to within 512 of itself, under math.MaxInt64), so the conversion in
+// adminAdvance cannot overflow.
 const maxAdvance = float64(math.MaxInt64 / int64(time.Second))
 
 // adminRoute is how the admin API answers one path: the HTTP method it

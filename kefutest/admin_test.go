@@ -121,6 +121,34 @@ func TestAdminAdvance(t *testing.T) {
 	assert.ErrorIs(t, err, kefu.ErrOutsideWindow)
 }
 
+// TestAdminAdvanceSaturates advances the clock by the most the admin API
+// takes, again and again: the clock stops at the latest time and never goes
+// back, frozen or running.
+func TestAdminAdvanceSaturates(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []*kefutest.Server{frozen(t, kefutest.WithAdminAPI()), newServer(t, kefutest.WithAdminAPI())} {
+		before := srv.Now()
+		var nows []int64
+		for range 3 {
+			a := admin(t, srv, http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":9223372036}`)
+			require.Equal(t, http.StatusOK, a.status, a.body)
+			var ans struct {
+				Now int64 `json:"now"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(a.body), &ans), a.body)
+			nows = append(nows, ans.Now)
+		}
+		assert.IsNonDecreasing(t, nows, "the clock never goes back")
+		assert.GreaterOrEqual(t, nows[0], before.Add(9223372036*time.Second).Unix())
+		assert.Equal(t, nows[2], srv.Now().Unix())
+	}
+	srv := frozen(t, kefutest.WithAdminAPI())
+	for range 2 {
+		admin(t, srv, http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":9223372036}`)
+	}
+	assert.Equal(t, start.Add(forever), srv.Now(), "pinned at the latest time")
+}
+
 func TestAdminRotateTokens(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, kefutest.WithAdminAPI())

@@ -42,7 +42,8 @@
 // The server has its own clock (Now, Advance, WithFrozenClock): windows, token
 // expiry, typing and force-refresh limits follow it, while clients keep real
 // time. Advancing past a token's expiry therefore makes the next call meet
-// 42001, as a client that cached a token would in production.
+// 42001, as a client that cached a token would in production. The clock
+// never goes back: Advance stops adding once it is about 292 years ahead.
 //
 // Faults are scripted per endpoint path for the next n calls: FailNext
 // (an errcode), DropNext (act, then cut the connection: delivery unknown),

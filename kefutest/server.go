@@ -160,9 +160,10 @@ func WithListener(l net.Listener) ServerOption {
 //   - POST PathAdminInteract {"openid":"o1","action":"UserMessage"} calls
 //     Interact; "action" is an Action's String, case-insensitive. The
 //     openid has at most 128 bytes (WeChat's have 28 characters).
-//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds >= 0,
-//     fractions allowed) and answers the server's new time as "now", in Unix
-//     seconds.
+//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds from 0
+//     to 9223372036, what a time.Duration holds; fractions allowed) and
+//     answers the server's new time as "now", in Unix seconds. As Advance,
+//     it stops adding once the clock is about 292 years ahead.
 //   - POST PathAdminRotateTokens calls RotateTokens; the body is ignored.
 //   - GET PathAdminMessages?openid=o1 answers Messages as a JSON array of
 //     the messages' bodies, [] if none.
