@@ -276,9 +276,10 @@ func (s *Server) Client(opts ...kefu.Option) *kefu.Client {
 // Calls returns how many requests arrived at path (e.g. PathSend) so far,
 // every request counted, faulted or not. Only the server's own paths are
 // counted: the Path constants, and the PathAdmin ones while WithAdminAPI is
-// off (with it, admin calls are not counted). Any other path answers 404 and
-// its Calls stays 0, so that requests to made-up paths, however many and
-// however long, keep nothing in memory.
+// off (with it, admin calls are not counted). Any other path is not
+// counted, even one a fault was queued for: its Calls stays 0, so that
+// requests to made-up paths, however many and however long, keep nothing in
+// memory.
 func (s *Server) Calls(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
