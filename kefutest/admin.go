@@ -22,7 +22,15 @@ const adminPrefix = "/kefutest/"
 // maxAdminBody bounds an admin request's body.
 const maxAdminBody = 64 << 10
 
+// maxAdminOpenID bounds an openid the admin API takes, in bytes. WeChat's
+// are 28 characters; the bound keeps what a flood of admin calls can make
+// the server keep to a small amount per user.
+const maxAdminOpenID = 128
+
 // maxAdvance bounds an admin advance, in seconds: what a time.Duration holds.
+// Its nanoseconds, as a float64, still fit in an int64 (9223372036e9 rounds
+// to within 512 of itself, under math.MaxInt64), so the conversion in
+// adminAdvance cannot overflow.
 const maxAdvance = float64(math.MaxInt64 / int64(time.Second))
 
 // adminRoute is how the admin API answers one path: the HTTP method it
@@ -70,8 +78,11 @@ func (s *Server) adminInteract(body []byte) reply {
 	if err := decodeAdmin(body, &req); err != nil {
 		return badRequest(want + ": " + err.Error())
 	}
-	if req.OpenID == "" {
+	switch {
+	case req.OpenID == "":
 		return badRequest("openid missing: " + want)
+	case len(req.OpenID) > maxAdminOpenID:
+		return badRequest(fmt.Sprintf("openid longer than %d bytes", maxAdminOpenID))
 	}
 	a, err := kefu.ParseAction(req.Action)
 	if err != nil {

@@ -3,8 +3,10 @@ package kefutest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +48,8 @@ func TestAdminAPIOffByDefault(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, a.status, tc.path)
 		assert.Equal(t, "404 page not found\n", a.body, tc.path)
 	}
-	// Nothing happened, and the calls count like any unknown path's.
+	// Nothing happened, and the calls count: the admin paths are the
+	// server's own, though it answers 404 there.
 	assert.Equal(t, kefutest.WindowState{}, srv.Window("o1", kefutest.UserMessage))
 	assert.Equal(t, 1, srv.Calls(kefutest.PathAdminInteract))
 }
@@ -118,6 +121,34 @@ func TestAdminAdvance(t *testing.T) {
 	assert.ErrorIs(t, err, kefu.ErrOutsideWindow)
 }
 
+// TestAdminAdvanceSaturates advances the clock by the most the admin API
+// takes, again and again: the clock stops at the latest time and never goes
+// back, frozen or running.
+func TestAdminAdvanceSaturates(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []*kefutest.Server{frozen(t, kefutest.WithAdminAPI()), newServer(t, kefutest.WithAdminAPI())} {
+		before := srv.Now()
+		var nows []int64
+		for range 3 {
+			a := admin(t, srv, http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":9223372036}`)
+			require.Equal(t, http.StatusOK, a.status, a.body)
+			var ans struct {
+				Now int64 `json:"now"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(a.body), &ans), a.body)
+			nows = append(nows, ans.Now)
+		}
+		assert.IsNonDecreasing(t, nows, "the clock never goes back")
+		assert.GreaterOrEqual(t, nows[0], before.Add(9223372036*time.Second).Unix())
+		assert.Equal(t, nows[2], srv.Now().Unix())
+	}
+	srv := frozen(t, kefutest.WithAdminAPI())
+	for range 2 {
+		admin(t, srv, http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":9223372036}`)
+	}
+	assert.Equal(t, start.Add(forever), srv.Now(), "pinned at the latest time")
+}
+
 func TestAdminRotateTokens(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, kefutest.WithAdminAPI())
@@ -186,6 +217,8 @@ func TestAdminBadRequests(t *testing.T) {
 			`unknown action "Wave": want one of UserMessage, MenuClick, Follow, Scan, Payment`, ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1"}`, 400, 47001, `unknown action ""`, ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"action":"Follow"}`, 400, 47001, "openid missing", ""},
+		{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"` + strings.Repeat("o", 129) + `","action":"Follow"}`, 400, 47001,
+			"openid longer than 128 bytes", ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"open_id":"o1","action":"Follow"}`, 400, 47001, `unknown field "open_id"`, ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1","action":"Follow"} {}`, 400, 47001, "more than one JSON value", ""},
 		{http.MethodPost, kefutest.PathAdminInteract, `["o1"]`, 400, 47001, "cannot unmarshal array", ""},
@@ -211,6 +244,33 @@ func TestAdminBadRequests(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, a.status)
 	assert.Equal(t, start, srv.Now())
 	assert.Equal(t, kefutest.WindowState{}, srv.Window("o1", kefutest.Follow))
+}
+
+// TestAdminGarbageKeepsNothing floods the admin API with requests it
+// refuses: made-up admin paths, wrong methods, bad bodies, over-long
+// openids. None is counted or kept.
+func TestAdminGarbageKeepsNothing(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t, kefutest.WithAdminAPI())
+	long := strings.Repeat("x", 16<<10)
+	for i := range 20 {
+		openID := fmt.Sprintf("o-%d-%s", i, long)
+		for _, tc := range []struct{ method, path, body string }{
+			{http.MethodPost, fmt.Sprintf("/kefutest/%d-%s", i, long), `{"openid":"o1","action":"Payment"}`},
+			{http.MethodGet, kefutest.PathAdminInteract + "?openid=" + openID, ""},
+			{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"` + openID + `","action":"Wave"}`},
+			{http.MethodPost, kefutest.PathAdminInteract, `{"openid":"` + openID + `","action":"Payment"}`},
+			{http.MethodPost, kefutest.PathAdminAdvance, `{"seconds":"` + openID + `"}`},
+		} {
+			a := admin(t, srv, tc.method, tc.path, tc.body)
+			assert.GreaterOrEqual(t, a.status, 400, "%s %.40s", tc.method, tc.path)
+		}
+		a := admin(t, srv, http.MethodGet, kefutest.PathAdminMessages+"?openid="+openID, "")
+		assert.Equal(t, "[]", a.body)
+	}
+	assert.Empty(t, srv.CountedPaths())
+	assert.Empty(t, srv.Kept())
+	assert.Equal(t, start, srv.Now())
 }
 
 func TestAdminNoFaults(t *testing.T) {

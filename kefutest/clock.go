@@ -1,26 +1,33 @@
 package kefutest
 
 import (
+	"math"
 	"sync"
 	"time"
 )
 
-// clock is the server's time: real time plus an offset, or a frozen instant.
-// Only Advance moves a frozen clock.
+// maxOffset is the most the clock is ever advanced in all: what a
+// time.Duration holds, about 292 years.
+const maxOffset = time.Duration(math.MaxInt64)
+
+// clock is the server's time: a base, real time or a frozen instant, plus
+// the sum of every Advance. The sum saturates at maxOffset, so the clock
+// never goes back and never overflows.
 type clock struct {
 	mu     sync.Mutex
 	frozen bool
-	at     time.Time     // the time, when frozen
-	offset time.Duration // added to real time, when running
+	at     time.Time     // the base, when frozen
+	offset time.Duration // every Advance so far, at most maxOffset
 }
 
 func (c *clock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.frozen {
-		return c.at
+	base := c.at
+	if !c.frozen {
+		base = time.Now()
 	}
-	return time.Now().Add(c.offset)
+	return base.Add(c.offset)
 }
 
 func (c *clock) advance(d time.Duration) {
@@ -29,8 +36,8 @@ func (c *clock) advance(d time.Duration) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.frozen {
-		c.at = c.at.Add(d)
+	if d > maxOffset-c.offset {
+		c.offset = maxOffset
 	} else {
 		c.offset += d
 	}
@@ -44,4 +51,9 @@ func (s *Server) Now() time.Time { return s.clock.now() }
 // panics). Windows close, tokens expire and typing states end as if d had
 // passed; clients are not affected, so a client's cached token may now be
 // expired on the server (42001).
+//
+// The clock moves on by at most math.MaxInt64 nanoseconds (about 292 years)
+// in all, the most a time.Duration holds: an Advance past that stops the
+// clock's lead there, so Now is real time plus that lead, or the frozen
+// instant plus it, and never goes back.
 func (s *Server) Advance(d time.Duration) { s.clock.advance(d) }

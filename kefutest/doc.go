@@ -42,7 +42,8 @@
 // The server has its own clock (Now, Advance, WithFrozenClock): windows, token
 // expiry, typing and force-refresh limits follow it, while clients keep real
 // time. Advancing past a token's expiry therefore makes the next call meet
-// 42001, as a client that cached a token would in production.
+// 42001, as a client that cached a token would in production. The clock
+// never goes back: Advance stops adding once it is about 292 years ahead.
 //
 // Faults are scripted per endpoint path for the next n calls: FailNext
 // (an errcode), DropNext (act, then cut the connection: delivery unknown),
@@ -54,6 +55,15 @@
 // WithAdminAPI adds HTTP endpoints under /kefutest/ (interact, advance,
 // rotate_tokens, messages) for tests written in other languages; the kefu
 // command's "kefu fake" runs such a server as a standalone process.
+//
+// The server keeps what the calls it carries out create, for the test to
+// inspect: tokens issued, messages and records accepted, uploads, users and
+// their windows; it grows with them as WeChat's state would. Requests it
+// refuses keep nothing: a made-up path is not even counted by Calls, and a
+// bad token, bad credentials or an unknown user leave at most the count of
+// one of its own paths. So a flood of garbage, say at a "kefu fake" process,
+// is held in bounded memory. The admin API takes openids of at most 128
+// bytes.
 //
 // A Server has no global state and needs no *testing.T; it is safe for
 // concurrent use, so parallel tests may each run their own.

@@ -109,11 +109,14 @@ func (s *Server) addFault(path string, n int, f fault) {
 	s.faults[path] = q
 }
 
-// arrive counts a call to path and takes the fault that applies to it, if any.
+// arrive counts a call to path, if the server knows it (see Calls), and
+// takes the fault that applies to it, if any.
 func (s *Server) arrive(path string) *fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[path]++
+	if known(path) {
+		s.calls[path]++
+	}
 	q := s.faults[path]
 	if len(q) == 0 {
 		return nil

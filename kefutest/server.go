@@ -158,10 +158,12 @@ func WithListener(l net.Listener) ServerOption {
 // process of its own (kefu fake) from a test written in any language:
 //
 //   - POST PathAdminInteract {"openid":"o1","action":"UserMessage"} calls
-//     Interact; "action" is an Action's String, case-insensitive.
-//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds >= 0,
-//     fractions allowed) and answers the server's new time as "now", in Unix
-//     seconds.
+//     Interact; "action" is an Action's String, case-insensitive. The
+//     openid has at most 128 bytes (WeChat's have 28 characters).
+//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds from 0
+//     to 9223372036, what a time.Duration holds; fractions allowed) and
+//     answers the server's new time as "now", in Unix seconds. As Advance,
+//     it stops adding once the clock is about 292 years ahead.
 //   - POST PathAdminRotateTokens calls RotateTokens; the body is ignored.
 //   - GET PathAdminMessages?openid=o1 answers Messages as a JSON array of
 //     the messages' bodies, [] if none.
@@ -175,7 +177,7 @@ func WithListener(l net.Listener) ServerOption {
 // are asked for: the server is a fake.
 //
 // Without this option, as on WeChat, those paths answer 404 like any
-// unknown path.
+// unknown path; Calls still counts them.
 func WithAdminAPI() ServerOption {
 	return func(c *config) { c.admin = true }
 }
@@ -272,11 +274,24 @@ func (s *Server) Client(opts ...kefu.Option) *kefu.Client {
 }
 
 // Calls returns how many requests arrived at path (e.g. PathSend) so far,
-// every request counted, faulted or not.
+// every request counted, faulted or not. Only the server's own paths are
+// counted: the Path constants, and the PathAdmin ones while WithAdminAPI is
+// off (with it, admin calls are not counted). Any other path is not
+// counted, even one a fault was queued for: its Calls stays 0, so that
+// requests to made-up paths, however many and however long, keep nothing in
+// memory.
 func (s *Server) Calls(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[path]
+}
+
+// known reports whether path is one of the server's paths, a WeChat or an
+// admin one: the paths Calls counts.
+func known(path string) bool {
+	_, wechat := routes[path]
+	_, admin := adminRoutes[path]
+	return wechat || admin
 }
 
 // serveHTTP counts the request, applies the path's next fault if any, and

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,7 +64,50 @@ func TestUnknownPath(t *testing.T) {
 	srv := newServer(t)
 	a := rawClient(t, srv).do(http.MethodGet, "/cgi-bin/nope?access_token=x", "")
 	assert.Equal(t, http.StatusNotFound, a.status)
-	assert.Equal(t, 1, srv.Calls("/cgi-bin/nope"))
+	assert.Zero(t, srv.Calls("/cgi-bin/nope"), "an unknown path is not counted")
+}
+
+// TestGarbageKeepsNothing floods the server with requests it refuses: long
+// made-up paths, bad credentials and tokens, unknown users, the admin API
+// while it is off. It keeps a call count for its own paths only, and nothing
+// else: a flood of garbage is held in bounded memory.
+func TestGarbageKeepsNothing(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	w := rawClient(t, srv)
+	long := strings.Repeat("x", 16<<10)
+	const n = 50
+	for i := range n {
+		for _, p := range []string{"/cgi-bin/", kefutest.PathSend + "/", "/kefutest/", "/"} {
+			path := fmt.Sprintf("%s%d-%s", p, i, long)
+			assert.Equal(t, http.StatusNotFound, w.do(http.MethodGet, path+"?access_token=x", "").status)
+			assert.Equal(t, http.StatusNotFound, w.do(http.MethodPost, path, `{"touser":"o1"}`).status)
+		}
+		openID := fmt.Sprintf("o-%d-%s", i, long)
+		assert.Equal(t, 40001, w.send("bad-"+long, `{"touser":"`+openID+`","msgtype":"text","text":{"content":"hi"}}`).ErrCode)
+		assert.Equal(t, 40001, w.post(kefutest.PathTyping, "bad", `{"touser":"`+openID+`","command":"Typing"}`).ErrCode)
+		assert.Equal(t, 40125, w.do(http.MethodGet, kefutest.PathToken+"?grant_type=client_credential&appid="+srv.AppID+"&secret="+long, "").ErrCode)
+		assert.Equal(t, 40013, w.do(http.MethodPost, kefutest.PathStableToken, `{"grant_type":"client_credential","appid":"`+long+`","secret":"x"}`).ErrCode)
+		assert.Equal(t, http.StatusNotFound, w.do(http.MethodPost, kefutest.PathAdminInteract, `{"openid":"`+openID+`","action":"Payment"}`).status)
+	}
+	// With a good token, calls about unknown users keep nothing either.
+	tok := w.token()
+	for i := range n {
+		openID := fmt.Sprintf("o-%d-%s", i, long)
+		assert.Equal(t, 40003, w.send(tok, `{"touser":"`+openID+`","msgtype":"text","text":{"content":"hi"}}`).ErrCode)
+		assert.Equal(t, 40003, w.post(kefutest.PathTyping, tok, `{"touser":"`+openID+`","command":"Typing"}`).ErrCode)
+		assert.Zero(t, w.post(kefutest.PathTyping, tok, `{"touser":"`+openID+`","command":"CancelTyping"}`).ErrCode)
+		assert.Equal(t, 40003, w.do(http.MethodGet, kefutest.PathSession+"?access_token="+url.QueryEscape(tok)+"&openid="+openID, "").ErrCode)
+	}
+	want := []string{kefutest.PathSend, kefutest.PathTyping, kefutest.PathToken, kefutest.PathStableToken,
+		kefutest.PathSession, kefutest.PathAdminInteract}
+	counted := srv.CountedPaths()
+	if assert.Equal(t, len(want), len(counted), "paths with a call count: the known ones called, no unknown one") {
+		assert.ElementsMatch(t, want, counted)
+	}
+	assert.Equal(t, map[string]int{"tokens": 1}, srv.Kept())
+	assert.Equal(t, 2*n, srv.Calls(kefutest.PathSend))
+	assert.Zero(t, srv.Calls("/cgi-bin/0-"+long))
 }
 
 func TestCloseCutsDelaysShort(t *testing.T) {
