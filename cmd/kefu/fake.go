@@ -47,7 +47,8 @@ or HTTP 400 (405: wrong method) and an errmsg that says what is wrong:
   POST /kefutest/interact       {"openid":"o9","action":"UserMessage"}
         the user acted, opening a reply window (a new user follows first).
         Actions: UserMessage (5 replies in 48 h), MenuClick, Follow, Scan
-        (3 in 1 min), Payment (unlimited in 48 h), EnterSession (2 in 1 min)
+        (3 in 1 min), Payment (unlimited in 48 h), EnterSession (2 in 1 min).
+        The openid has at most 128 bytes (WeChat's have 28 characters).
   POST /kefutest/advance        {"seconds":3600}
         move the fake's clock on: windows close, tokens and media expire
         (answers the new time as "now", Unix seconds)
