@@ -324,16 +324,27 @@ func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context
 
 // reserveScript counts one force_refresh unless the last one, whose time
 // (Redis's, Unix ms) KEYS[1] holds, was less than ARGV[1] ms ago, or the
-// day's count KEYS[2] reached ARGV[2]. Both keys live ARGV[3] ms.
+// day's count KEYS[2] reached ARGV[2]. Both keys live ARGV[3] ms. What
+// these keys hold unless it is a whole number, at most 20 characters
+// long, counts as none and is replaced (another type too); so does a last
+// time more than ARGV[1] ms ahead of Redis's clock.
 var reserveScript = redis.NewScript(`
+local function number(key)
+  local t = redis.call('TYPE', key)
+  if type(t) == 'table' then t = t.ok end
+  if t ~= 'string' or redis.call('STRLEN', key) > 20 then return nil end
+  local n = tonumber(redis.call('GET', key))
+  if n and n >= 0 and n < 2^53 and n == math.floor(n) then return n end
+  return nil
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local last = tonumber(redis.call('GET', KEYS[1]) or '')
-if last and now - last < tonumber(ARGV[1]) then return 0 end
-local n = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local spacing = tonumber(ARGV[1])
+local last = number(KEYS[1])
+if last and now - last < spacing and last - now <= spacing then return 0 end
+local n = number(KEYS[2]) or 0
 if n >= tonumber(ARGV[2]) then return 0 end
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[2], n + 1, 'PX', ARGV[3])
 redis.call('SET', KEYS[1], now, 'PX', ARGV[3])
 return 1
 `)

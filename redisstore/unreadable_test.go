@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,6 +143,70 @@ func TestUnreadableTokenRace(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, strings.HasPrefix(st.Value, "TOKEN_R"), "%s: %q", j.name, st.Value)
 		}
+	})
+}
+
+// TestUnreadableForceKeys: values at the force_refresh keys that cannot be
+// read count as no force_refresh, and the next reservation replaces them.
+func TestUnreadableForceKeys(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := NewTokenStore(b.rdb, WithPrefix(b.prefix))
+		const day = "2026-11-27"
+		future := strconv.FormatInt(time.Now().Add(24*time.Hour).UnixMilli(), 10)
+		cases := []struct {
+			junk
+			count bool // at the day's count, else at the time of the last
+		}{
+			{setJunk("last garbage", "garbage"), false},
+			{junk{"last hash", hashJunk.put}, false},
+			{setJunk("last a day ahead", future), false},
+			{setJunk("last oversized", strings.Repeat("9", 1<<20)), false},
+			{setJunk("count garbage", "garbage"), true},
+			{junk{"count hash", hashJunk.put}, true},
+			{setJunk("count fraction", "1.5"), true},
+			{setJunk("count inf", "inf"), true},
+			{setJunk("count negative", "-5"), true},
+			{setJunk("count oversized", strings.Repeat("9", 1<<20)), true},
+		}
+		for i, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				key := fmt.Sprintf("wxforcejunk%d/stable", i)
+				last, count := s.forceKeys(key, day)
+				at := last
+				if c.count {
+					at = count
+				}
+				require.NoError(t, c.put(ctx, b.rdb, at))
+				before := time.Now().UnixMilli()
+				ok, err := s.ReserveForceRefresh(ctx, key, day, 30*time.Second, 18)
+				require.NoError(t, err)
+				require.True(t, ok, "the unreadable value blocks force_refresh")
+				ms, err := b.rdb.Get(ctx, last).Int64()
+				require.NoError(t, err)
+				assert.InDelta(t, before, ms, 5000)
+				n, err := b.rdb.Get(ctx, count).Int()
+				require.NoError(t, err)
+				assert.Equal(t, 1, n)
+				for _, k := range []string{last, count} {
+					ttl := b.ttl(k)
+					assert.True(t, ttl > 47*time.Hour && ttl <= 48*time.Hour, "%s TTL %v", k, ttl)
+				}
+				ok, err = s.ReserveForceRefresh(ctx, key, day, 30*time.Second, 18)
+				require.NoError(t, err)
+				assert.False(t, ok, "spaced")
+			})
+		}
+
+		// A last one slightly ahead of Redis's clock (another node's, after
+		// a failover) still spaces them.
+		last, _ := s.forceKeys("wxforceahead/stable", day)
+		ahead := strconv.FormatInt(time.Now().Add(10*time.Second).UnixMilli(), 10)
+		require.NoError(t, b.rdb.Set(ctx, last, ahead, forceDayTTL).Err())
+		ok, err := s.ReserveForceRefresh(ctx, "wxforceahead/stable", day, 30*time.Second, 18)
+		require.NoError(t, err)
+		assert.False(t, ok)
 	})
 }
 
