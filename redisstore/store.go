@@ -292,11 +292,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// Lock takes key's refresh lock (SET NX PX with a random owner id) for the
-// lock TTL. ok is false when another holder has it. release frees the lock
-// if this holder still owns it (a Lua script compares the owner id), so
-// that a holder whose lock expired never frees its successor's; it may be
-// called more than once and waits at most the lock TTL.
+// lockScript sets the lock KEYS[1] to ARGV[1] for ARGV[2] ms unless another
+// holder has it. A key without a TTL is no holder's (a TokenStore's locks
+// all expire) and would block every refresh forever: it is taken over.
+var lockScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) ~= -1 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// Lock takes key's refresh lock (SET NX PX with a random owner id, in a Lua
+// script that also takes over a key without a TTL) for the lock TTL. ok is
+// false when another holder has it. release frees the lock if this holder
+// still owns it (a Lua script compares the owner id), so that a holder
+// whose lock expired never frees its successor's; it may be called more
+// than once and waits at most the lock TTL.
 func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context.Context), ok bool, err error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -304,11 +316,11 @@ func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context
 	}
 	owner := s.owner + hex.EncodeToString(id[:])
 	lockKey := s.lockKey(key)
-	ok, err = s.rdb.SetNX(ctx, lockKey, owner, s.lockTTL).Result()
+	n, err := lockScript.Run(ctx, s.rdb, []string{lockKey}, owner, s.lockTTL.Milliseconds()).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("redisstore: lock %s: %w", key, err)
 	}
-	if !ok {
+	if n != 1 {
 		return nil, false, nil
 	}
 	var once sync.Once

@@ -210,9 +210,39 @@ func TestUnreadableForceKeys(t *testing.T) {
 	})
 }
 
-// TestUnreadableShared: with an unreadable token stored, three processes'
-// token sources start together: one fetch for all, and the token key then
-// holds the good token.
+// TestUnreadableLock: a value at the lock key without a TTL was not put
+// there by a TokenStore (whose locks all expire) and would block every
+// refresh forever: Lock takes it over. A lock with a TTL is respected.
+func TestUnreadableLock(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := NewTokenStore(b.rdb, WithPrefix(b.prefix), WithLockTTL(5*time.Second))
+		for i, j := range []junk{setJunk("string", "someone"), hashJunk} {
+			key := fmt.Sprintf("wxlockjunk%d/stable", i)
+			require.NoError(t, j.put(ctx, b.rdb, s.lockKey(key)))
+			release, ok, err := s.Lock(ctx, key)
+			require.NoError(t, err, j.name)
+			require.True(t, ok, "%s: a lock that never expires blocks forever", j.name)
+			ttl := b.ttl(s.lockKey(key))
+			assert.True(t, ttl > 2*time.Second && ttl <= 5*time.Second, "%s: lock TTL %v", j.name, ttl)
+			_, ok, err = s.Lock(ctx, key)
+			require.NoError(t, err)
+			assert.False(t, ok, "%s: held", j.name)
+			release(ctx)
+			assert.Equal(t, time.Duration(-2), b.ttl(s.lockKey(key)), j.name)
+		}
+		// Another's lock, expiring, is left alone, whatever it holds.
+		require.NoError(t, b.rdb.Set(ctx, s.lockKey("wxlockother/stable"), "someone", time.Minute).Err())
+		_, ok, err := s.Lock(ctx, "wxlockother/stable")
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+}
+
+// TestUnreadableShared: with an unreadable token, or a lock that never
+// expires, stored, three processes' token sources start together: one
+// fetch for all, and the token key then holds the good token.
 func TestUnreadableShared(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
@@ -224,6 +254,7 @@ func TestUnreadableShared(t *testing.T) {
 			{tokenJunk()[1], false},
 			{hashJunk, false},
 			{tokenJunk()[len(tokenJunk())-1], false},
+			{junk{"lock hash", hashJunk.put}, true},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
