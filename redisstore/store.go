@@ -33,6 +33,12 @@
 //
 //	{"token":"ACCESS_TOKEN","refresh_at":"2026-11-27T03:57:12.5Z","expires_at":"2026-11-27T04:00:00Z"}
 //
+// Whatever else these keys may hold (left by another program or by hand)
+// never blocks the store: a token key value that is not such JSON, is
+// longer than 64 KiB or is not a string counts as no token and the next
+// refresh replaces it; force_refresh keys that do not hold a whole number
+// count as none; and a lock key without a TTL is taken over.
+//
 // The "kefu" prefix is changed with WithPrefix. A TokenStore works with any
 // redis.UniversalClient: a single node, Sentinel (failover) or Cluster, on
 // Redis 5.0 or later (or a compatible server with Lua scripting).
