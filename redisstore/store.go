@@ -33,6 +33,12 @@
 //
 //	{"token":"ACCESS_TOKEN","refresh_at":"2026-11-27T03:57:12.5Z","expires_at":"2026-11-27T04:00:00Z"}
 //
+// Whatever else these keys may hold (left by another program or by hand)
+// never blocks the store: a token key value that is not such JSON, is
+// longer than 64 KiB or is not a string counts as no token and the next
+// refresh replaces it; force_refresh keys that do not hold a whole number
+// count as none; and a lock key without a TTL is taken over.
+//
 // The "kefu" prefix is changed with WithPrefix. A TokenStore works with any
 // redis.UniversalClient: a single node, Sentinel (failover) or Cluster, on
 // Redis 5.0 or later (or a compatible server with Lua scripting).
@@ -157,6 +163,15 @@ func (s *TokenStore) forceKeys(key, day string) (last, count string) {
 	return b + ":force:last", b + ":force:" + day
 }
 
+// maxTokenValue bounds the token key's value: a TokenStore writes about
+// 150 bytes (WeChat's tokens have at most 512 characters). A longer value
+// was not written by a TokenStore, and is never read into memory.
+const maxTokenValue = 64 << 10
+
+// casAttempts bounds how often CompareAndSwap reads the token key again
+// when it changed between the read and the swap.
+const casAttempts = 3
+
 // entry is a token as stored in Redis.
 type entry struct {
 	Token     string    `json:"token"`
@@ -164,48 +179,90 @@ type entry struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// decode reads a stored value; a value it cannot read counts as no token, so
-// that the next refresh replaces it.
-func decode(v string) kefu.SharedToken {
-	var e entry
-	if json.Unmarshal([]byte(v), &e) != nil {
-		return kefu.SharedToken{}
-	}
-	return kefu.SharedToken{Value: e.Token, RefreshAt: e.RefreshAt, ExpiresAt: e.ExpiresAt}
-}
-
-// Load returns the token stored under key, or a zero kefu.SharedToken when
-// there is none (or what is stored cannot be read).
-func (s *TokenStore) Load(ctx context.Context, key string) (kefu.SharedToken, error) {
-	v, err := s.rdb.Get(ctx, s.tokenKey(key)).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return kefu.SharedToken{}, nil
-	case err != nil:
-		return kefu.SharedToken{}, fmt.Errorf("redisstore: load %s: %w", key, err)
-	}
-	return decode(v), nil
-}
-
-// casScript stores ARGV[2] for ARGV[3] ms if the stored token is ARGV[1]
-// ("" for none, or for a value it cannot read).
-var casScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-local tok = ''
-if cur then
-  local ok, e = pcall(cjson.decode, cur)
-  if ok and type(e) == 'table' and type(e.token) == 'string' then tok = e.token end
+// luaRead defines, for the token scripts, read(key, max): 'none' when key
+// does not exist, 'bad' when it holds another type or a string longer than
+// max bytes, else 'string' and the string.
+const luaRead = `
+local function read(key, max)
+  local t = redis.call('TYPE', key)
+  if type(t) == 'table' then t = t.ok end
+  if t == 'none' then return 'none' end
+  if t ~= 'string' or redis.call('STRLEN', key) > tonumber(max) then return 'bad' end
+  return 'string', redis.call('GET', key)
 end
-if tok ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+`
+
+// readScript returns read(KEYS[1], ARGV[1]) as an array.
+var readScript = redis.NewScript(luaRead + `return {read(KEYS[1], ARGV[1])}`)
+
+// casScript stores ARGV[3] in KEYS[1] for ARGV[4] ms if read(KEYS[1],
+// ARGV[5]) still gives ARGV[1] and, for a string, ARGV[2]. A key of another
+// type is deleted first.
+var casScript = redis.NewScript(luaRead + `
+local state, v = read(KEYS[1], ARGV[5])
+if state ~= ARGV[1] or (state == 'string' and v ~= ARGV[2]) then return 0 end
+if state == 'bad' then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 return 1
 `)
 
+// stored is what a token key holds, as readScript reads it.
+type stored struct {
+	state string // "none", "bad" or "string"
+	value string // the string
+}
+
+// read reads key's token key, never more than maxTokenValue bytes of it.
+func (s *TokenStore) read(ctx context.Context, key string) (stored, error) {
+	r, err := readScript.Run(ctx, s.rdb, []string{s.tokenKey(key)}, maxTokenValue).StringSlice()
+	if err != nil {
+		return stored{}, err
+	}
+	if len(r) == 0 {
+		return stored{}, errors.New("empty reply")
+	}
+	st := stored{state: r[0]}
+	if len(r) > 1 {
+		st.value = r[1]
+	}
+	return st, nil
+}
+
+// token is the token st holds. Anything but a string that decodes to an
+// entry with a token and both times (RFC 3339 strings) counts as no token
+// (the zero SharedToken), so that the next refresh replaces it.
+// CompareAndSwap compares with this, as Load returns it.
+func (st stored) token() kefu.SharedToken {
+	var e struct {
+		Token     string     `json:"token"`
+		RefreshAt *time.Time `json:"refresh_at"`
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	if st.state != "string" || json.Unmarshal([]byte(st.value), &e) != nil ||
+		e.Token == "" || e.RefreshAt == nil || e.ExpiresAt == nil {
+		return kefu.SharedToken{}
+	}
+	return kefu.SharedToken{Value: e.Token, RefreshAt: *e.RefreshAt, ExpiresAt: *e.ExpiresAt}
+}
+
+// Load returns the token stored under key, or a zero kefu.SharedToken when
+// there is none, or what is stored cannot be read: not a string, longer
+// than 64 KiB, not JSON, without a token, or without RFC 3339 times.
+func (s *TokenStore) Load(ctx context.Context, key string) (kefu.SharedToken, error) {
+	st, err := s.read(ctx, key)
+	if err != nil {
+		return kefu.SharedToken{}, fmt.Errorf("redisstore: load %s: %w", key, err)
+	}
+	return st.token(), nil
+}
+
 // CompareAndSwap stores next under key, to expire at next.ExpiresAt, if the
-// stored token is still old ("" meaning none is stored), and reports whether
-// it did. The compare and the swap are one Lua script, so a refresh never
-// overwrites a newer token with an older one. An empty next.Value is an
-// error; a next that has already expired is stored for 1 ms.
+// stored token is still old ("" meaning none is stored, or what is stored
+// cannot be read, as Load says), and reports whether it did. It reads the
+// key, compares in Go as Load does, and swaps with a Lua script only if the
+// key still holds exactly what it read, so a refresh never overwrites a
+// newer token with an older one. An empty next.Value is an error; a next
+// that has already expired is stored for 1 ms.
 func (s *TokenStore) CompareAndSwap(ctx context.Context, key, old string, next kefu.SharedToken) (bool, error) {
 	if next.Value == "" {
 		return false, errors.New("redisstore: compare-and-swap " + key + ": empty token")
@@ -214,11 +271,25 @@ func (s *TokenStore) CompareAndSwap(ctx context.Context, key, old string, next k
 	if err != nil {
 		return false, fmt.Errorf("redisstore: compare-and-swap %s: %w", key, err)
 	}
-	n, err := casScript.Run(ctx, s.rdb, []string{s.tokenKey(key)}, old, v, millis(time.Until(next.ExpiresAt))).Int()
-	if err != nil {
-		return false, fmt.Errorf("redisstore: compare-and-swap %s: %w", key, err)
+	px := millis(time.Until(next.ExpiresAt))
+	for range casAttempts {
+		cur, err := s.read(ctx, key)
+		if err != nil {
+			return false, fmt.Errorf("redisstore: compare-and-swap %s: %w", key, err)
+		}
+		if cur.token().Value != old {
+			return false, nil
+		}
+		n, err := casScript.Run(ctx, s.rdb, []string{s.tokenKey(key)}, cur.state, cur.value, v, px, maxTokenValue).Int()
+		if err != nil {
+			return false, fmt.Errorf("redisstore: compare-and-swap %s: %w", key, err)
+		}
+		if n == 1 {
+			return true, nil
+		}
+		// The key changed since it was read: compare again.
 	}
-	return n == 1, nil
+	return false, nil
 }
 
 // unlockScript deletes the lock KEYS[1] if ARGV[1] still owns it.
@@ -227,11 +298,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// Lock takes key's refresh lock (SET NX PX with a random owner id) for the
-// lock TTL. ok is false when another holder has it. release frees the lock
-// if this holder still owns it (a Lua script compares the owner id), so
-// that a holder whose lock expired never frees its successor's; it may be
-// called more than once and waits at most the lock TTL.
+// lockScript sets the lock KEYS[1] to ARGV[1] for ARGV[2] ms unless another
+// holder has it. A key without a TTL is no holder's (a TokenStore's locks
+// all expire) and would block every refresh forever: it is taken over.
+var lockScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) ~= -1 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// Lock takes key's refresh lock (SET NX PX with a random owner id, in a Lua
+// script that also takes over a key without a TTL) for the lock TTL. ok is
+// false when another holder has it. release frees the lock if this holder
+// still owns it (a Lua script compares the owner id), so that a holder
+// whose lock expired never frees its successor's; it may be called more
+// than once and waits at most the lock TTL.
 func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context.Context), ok bool, err error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -239,11 +322,11 @@ func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context
 	}
 	owner := s.owner + hex.EncodeToString(id[:])
 	lockKey := s.lockKey(key)
-	ok, err = s.rdb.SetNX(ctx, lockKey, owner, s.lockTTL).Result()
+	n, err := lockScript.Run(ctx, s.rdb, []string{lockKey}, owner, s.lockTTL.Milliseconds()).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("redisstore: lock %s: %w", key, err)
 	}
-	if !ok {
+	if n != 1 {
 		return nil, false, nil
 	}
 	var once sync.Once
@@ -259,16 +342,27 @@ func (s *TokenStore) Lock(ctx context.Context, key string) (release func(context
 
 // reserveScript counts one force_refresh unless the last one, whose time
 // (Redis's, Unix ms) KEYS[1] holds, was less than ARGV[1] ms ago, or the
-// day's count KEYS[2] reached ARGV[2]. Both keys live ARGV[3] ms.
+// day's count KEYS[2] reached ARGV[2]. Both keys live ARGV[3] ms. What
+// these keys hold unless it is a whole number, at most 20 characters
+// long, counts as none and is replaced (another type too); so does a last
+// time more than ARGV[1] ms ahead of Redis's clock.
 var reserveScript = redis.NewScript(`
+local function number(key)
+  local t = redis.call('TYPE', key)
+  if type(t) == 'table' then t = t.ok end
+  if t ~= 'string' or redis.call('STRLEN', key) > 20 then return nil end
+  local n = tonumber(redis.call('GET', key))
+  if n and n >= 0 and n < 2^53 and n == math.floor(n) then return n end
+  return nil
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local last = tonumber(redis.call('GET', KEYS[1]) or '')
-if last and now - last < tonumber(ARGV[1]) then return 0 end
-local n = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local spacing = tonumber(ARGV[1])
+local last = number(KEYS[1])
+if last and now - last < spacing and last - now <= spacing then return 0 end
+local n = number(KEYS[2]) or 0
 if n >= tonumber(ARGV[2]) then return 0 end
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[2], n + 1, 'PX', ARGV[3])
 redis.call('SET', KEYS[1], now, 'PX', ARGV[3])
 return 1
 `)
