@@ -71,7 +71,11 @@ type request struct {
 	body         requestBody // nil: no body
 	secret       string      // scrubbed from errors besides the token
 	retryUnknown bool        // retry attempts whose outcome is unknown
-	maxAnswer    int         // when > 0, replaces the 1 MiB bound on the answer
+	// noEffect marks a call that changes nothing at WeChat (a token fetch):
+	// a lost answer delivered nothing, so its errors never match
+	// ErrDeliveryUnknown (it is still retried as an unknown outcome).
+	noEffect  bool
+	maxAnswer int // when > 0, replaces the 1 MiB bound on the answer
 
 	// out, when not nil, receives the data of a successful answer (a
 	// pointer to a plain struct), decoded after the errcode. An answer
@@ -136,12 +140,14 @@ type refresher func(ctx context.Context, rejected string) (string, error)
 // not count against MaxAttempts.
 func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error {
 	maybeDelivered := false
+	made := 0 // attempts made, the token refresh's included
 	for attempt := 1; ; {
 		oc, err := e.attempt(ctx, r, attempt)
+		made++
 		if oc == outDone {
 			return nil
 		}
-		maybeDelivered = maybeDelivered || oc == outUnknown
+		maybeDelivered = maybeDelivered || oc == outUnknown && !r.noEffect
 		if refresh != nil && oc == outAPIError && isRejectedToken(err) && r.reopenable() {
 			tok, rerr := refresh(ctx, r.token)
 			refresh = nil // once per call
@@ -153,13 +159,13 @@ func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error 
 			if rerr != nil {
 				err = fmt.Errorf("%w (refreshing the token failed: %w)", err, rerr)
 			}
-			return finalErr(err, maybeDelivered)
+			return finalErr(err, maybeDelivered, made)
 		}
 		if !e.retries(ctx, r, oc, err, attempt) {
-			return finalErr(err, maybeDelivered)
+			return finalErr(err, maybeDelivered, made)
 		}
 		if werr := e.sleep(ctx, e.retry.backoff(attempt)); werr != nil {
-			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered)
+			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered, made)
 		}
 		attempt++
 	}
@@ -182,9 +188,13 @@ func (e *endpoint) retries(ctx context.Context, r *request, oc outcome, err erro
 	return false
 }
 
-// finalErr makes sure an error after an attempt that may have delivered the
-// request says so.
-func finalErr(err error, maybeDelivered bool) error {
+// finalErr says how many attempts a call made, when more than one, and
+// makes sure an error after an attempt that may have delivered the request
+// says so.
+func finalErr(err error, maybeDelivered bool, attempts int) error {
+	if attempts > 1 {
+		err = fmt.Errorf("%w after %d attempts", err, attempts)
+	}
 	if maybeDelivered && !errors.Is(err, ErrDeliveryUnknown) {
 		return fmt.Errorf("%w (an earlier attempt may have been delivered: %w)", err, ErrDeliveryUnknown)
 	}
@@ -329,10 +339,11 @@ func (e *endpoint) failed(ctx context.Context, r *request, n int, st *attemptSta
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	re := &RequestError{Method: r.method, URL: e.url(r), Err: err, MaybeDelivered: !st.notWritten(complete),
+	written := !st.notWritten(complete)
+	re := &RequestError{Method: r.method, URL: e.url(r), Err: err, MaybeDelivered: written && !r.noEffect,
 		msg: oneLine(scrub(err.Error(), e.secrets(r)...))}
 	oc := outNotSent
-	if re.MaybeDelivered {
+	if written {
 		oc = outUnknown
 	}
 	e.logAttempt(ctx, r, n, oc, 0, st.start, re)
@@ -349,7 +360,7 @@ func (e *endpoint) answered(ctx context.Context, r *request, n int, st *attemptS
 	resp.Body.Close()
 	defer releaseAnswer(buf)
 	if rerr != nil {
-		re := &RequestError{Method: r.method, URL: e.url(r), Err: rerr, MaybeDelivered: true,
+		re := &RequestError{Method: r.method, URL: e.url(r), Err: rerr, MaybeDelivered: !r.noEffect,
 			msg: "reading the answer: " + oneLine(scrub(rerr.Error(), e.secrets(r)...))}
 		e.logAttempt(ctx, r, n, outUnknown, resp.StatusCode, st.start, re)
 		return outUnknown, re
@@ -426,7 +437,7 @@ func classify(r *request, status int, body []byte, over bool, limit int, secrets
 			return oc, err
 		}
 	}
-	return httpProblem(r.path, status, problem, snippet(body, secrets))
+	return httpProblem(r, status, problem, snippet(body, secrets))
 }
 
 // decodeAnswer decodes a JSON answer: its errcode first, then its data into
@@ -449,9 +460,9 @@ func decodeAnswer(r *request, body []byte, secrets []string) (oc outcome, proble
 	return outDone, "", nil
 }
 
-// httpProblem classifies an answer that is not WeChat's by its status.
-func httpProblem(path string, status int, problem, snippet string) (outcome, error) {
-	e := &HTTPError{Path: path, StatusCode: status, Problem: problem, Snippet: snippet}
+// httpProblem classifies an answer to r that is not WeChat's by its status.
+func httpProblem(r *request, status int, problem, snippet string) (outcome, error) {
+	e := &HTTPError{Path: r.path, StatusCode: status, Problem: problem, Snippet: snippet}
 	switch {
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		return outRetryable, e
@@ -462,7 +473,7 @@ func httpProblem(path string, status int, problem, snippet string) (outcome, err
 		e.Problem = "redirect not followed (" + problem + ")"
 		return outNotProcessed, e
 	}
-	e.MaybeDelivered = true
+	e.MaybeDelivered = !r.noEffect
 	return outUnknown, e
 }
 

@@ -202,9 +202,25 @@ type Client struct {
 	boundary string // multipart boundary for tests; "" is random
 }
 
+// New returns a Client for the app appID/secret: NewTokenSource and
+// NewClient built from one option list, so that the client and its token
+// source aim at the same place (WithBaseURL applies to both). Use NewClient
+// to bring a token source of your own.
+func New(appID, secret string, opts ...Option) (*Client, error) {
+	ts, err := NewTokenSource(appID, secret, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(ts, opts...)
+}
+
 // NewClient returns a Client that takes access tokens from tokens (usually
 // NewTokenSource, or StaticToken). A nil source is an error, and so is a bad
-// option.
+// option. Given a source from NewTokenSource, it refuses the pair when
+// exactly one of the two aims at WeChat (a host under weixin.qq.com): the
+// credentials of a fake would go to WeChat, or real ones to a fake. WeChat's
+// regional hosts among themselves, or a token proxy in front of WeChat for a
+// client that calls WeChat through another proxy, are fine.
 func NewClient(tokens TokenSource, opts ...Option) (*Client, error) {
 	if tokens == nil {
 		return nil, &ValidationError{Field: "tokens", Rule: "NewClient needs a TokenSource"}
@@ -213,7 +229,23 @@ func NewClient(tokens TokenSource, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{tokens: tokens, ep: s.endpoint(), boundary: s.boundary}, nil
+	ep := s.endpoint()
+	if ts, ok := tokens.(*tokenSource); ok && isWeChat(ep.base) != isWeChat(ts.ep.base) {
+		return nil, &OptionError{Option: "WithBaseURL", Rule: "the client calls " + ep.shown + " but its token source fetches from " +
+			ts.ep.shown + ": give both the same WithBaseURL (kefu.New does)"}
+	}
+	return &Client{tokens: tokens, ep: ep, boundary: s.boundary}, nil
+}
+
+// isWeChat reports whether base is on a host of WeChat's (weixin.qq.com or
+// a host under it).
+func isWeChat(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	return h == "weixin.qq.com" || strings.HasSuffix(h, ".weixin.qq.com")
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
@@ -312,7 +344,7 @@ func (c *Client) get(ctx context.Context, path, query string, v *validator, out 
 func (c *Client) do(ctx context.Context, r *request) error {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
-		return err
+		return &TokenError{Path: r.path, Err: err}
 	}
 	r.token = tok
 	return c.ep.do(ctx, r, c.refresh)

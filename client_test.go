@@ -235,3 +235,78 @@ func TestTyping(t *testing.T) {
 	assert.ErrorIs(t, c.Typing(context.Background(), ""), ErrInvalidMessage)
 	assert.Equal(t, 3, w.count(typingPath))
 }
+
+// TestTokenFailureIsNotSent: a mock with no responder for the token
+// endpoint used to make Send answer ErrDeliveryUnknown, "the request was
+// written", though nothing went to the send endpoint.
+func TestTokenFailureIsNotSent(t *testing.T) {
+	hc := &http.Client{}
+	httpmock.ActivateNonDefault(hc)
+	defer httpmock.DeactivateAndReset()
+	httpmock.RegisterResponder(http.MethodPost, DefaultBaseURL+sendPath, httpmock.NewStringResponder(200, okAnswer))
+	c, err := New("wxapp", "SECRET_mock_0123456789", WithHTTPClient(hc), noWait)
+	require.NoError(t, err)
+	_, err = c.Send(context.Background(), NewText("OPENID", "hello"))
+	require.Error(t, err)
+	var te *TokenError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, sendPath, te.Path)
+	assert.NotErrorIs(t, err, ErrDeliveryUnknown)
+	assert.Contains(t, err.Error(), "kefu: /cgi-bin/message/custom/send: nothing sent: getting the access token: ")
+	assert.Contains(t, err.Error(), stableTokenPath, "wraps the token endpoint's error")
+	assert.NotContains(t, err.Error(), "SECRET_mock")
+	assert.Zero(t, httpmock.GetCallCountInfo()["POST "+DefaultBaseURL+sendPath])
+}
+
+// TestNew builds the client and its token source from one option list.
+func TestNew(t *testing.T) {
+	t.Parallel()
+	w := newWechat(t)
+	w.handle(stableTokenPath, stableTokens())
+	w.handle(sendPath, answerWith(okAnswer))
+	c, err := New(testAppID, testSecret, WithBaseURL(w.URL), noWait)
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	_, err = c.Send(context.Background(), NewText("OPENID", "hi"))
+	require.NoError(t, err)
+	assert.Equal(t, 1, w.count(stableTokenPath), "the token came from the same place")
+
+	_, err = New("", testSecret)
+	assert.ErrorIs(t, err, ErrInvalidMessage)
+	_, err = New(testAppID, testSecret, WithBaseURL("ftp://x"))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+}
+
+// TestNewClientRefusesMixedHosts: forgetting WithBaseURL on one of the two
+// used to send a fake's credentials to WeChat (or real ones to a fake).
+func TestNewClientRefusesMixedHosts(t *testing.T) {
+	t.Parallel()
+	const fake = "http://user:PASSWORD@127.0.0.1:8080"
+	source := func(opts ...Option) TokenSource {
+		ts, err := NewTokenSource(testAppID, testSecret, opts...)
+		require.NoError(t, err)
+		return ts
+	}
+	for name, c := range map[string]struct {
+		ts     TokenSource
+		client []Option
+		ok     bool
+	}{
+		"source at a fake, client at WeChat": {source(WithBaseURL(fake)), nil, false},
+		"source at WeChat, client at a fake": {source(), []Option{WithBaseURL(fake)}, false},
+		"both at WeChat, other regions":      {source(WithBaseURL("https://sh.api.weixin.qq.com")), []Option{WithBaseURL("https://API.weixin.qq.com")}, true},
+		"both at a fake":                     {source(WithBaseURL(fake)), []Option{WithBaseURL(fake)}, true},
+		"token proxy and API proxy":          {source(WithBaseURL("https://tokens.internal")), []Option{WithBaseURL("https://wechat-egress.internal")}, true},
+		"a static token anywhere":            {StaticToken("T"), []Option{WithBaseURL(fake)}, true},
+		"look-alike host":                    {source(WithBaseURL("https://api.weixin.qq.com.evil.example")), nil, false},
+	} {
+		_, err := NewClient(c.ts, c.client...)
+		if c.ok {
+			assert.NoError(t, err, name)
+			continue
+		}
+		assert.ErrorIs(t, err, ErrInvalidOption, name)
+		assert.ErrorContains(t, err, "kefu: invalid option: WithBaseURL: the client calls ", name)
+		assert.NotContains(t, err.Error(), "PASSWORD", name)
+	}
+}

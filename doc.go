@@ -9,8 +9,7 @@
 // optionally as a customer-service account (Message.From), and send it with a
 // Client:
 //
-//	tokens, err := kefu.NewTokenSource(appID, secret)
-//	client, err := kefu.NewClient(tokens)
+//	client, err := kefu.New(appID, secret)
 //	_, err = client.Send(ctx, kefu.NewText(openID, "您好"))
 //
 // Send validates the message first (Message.Validate): a message WeChat would
@@ -34,8 +33,9 @@
 // errors.Is and the sentinels: ErrOutsideWindow (45015: the user must write
 // first), ErrQuotaExceeded (45047), ErrRateLimited, ErrInvalidToken,
 // ErrBadCredentials, ... A message that failed validation matches
-// ErrInvalidMessage and was not sent; a bad option given to NewClient or
-// NewTokenSource matches ErrInvalidOption. A request whose answer was lost matches
+// ErrInvalidMessage and was not sent; a call that could not get its access
+// token sent nothing either and returns a *TokenError; a bad option given to
+// NewClient or NewTokenSource matches ErrInvalidOption. A request whose answer was lost matches
 // ErrDeliveryUnknown: the message may have been delivered. No error string or
 // log line holds an access token or the app secret.
 //

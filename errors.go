@@ -213,6 +213,24 @@ func isControl(r rune) bool {
 	return r < 0x20 || r >= 0x7f && r < 0xa0 || r == '\u2028' || r == '\u2029'
 }
 
+// TokenError is a call that could not get its access token: nothing was
+// sent to its endpoint (Path). It wraps the token source's error (an
+// *APIError of the token endpoint, a transport error, the store's error, or
+// the context's) and never matches ErrDeliveryUnknown: a token fetch
+// delivers nothing.
+type TokenError struct {
+	Path string // the call's endpoint, e.g. "/cgi-bin/message/custom/send"
+	Err  error
+}
+
+// Error returns "kefu: PATH: nothing sent: getting the access token: ERR".
+func (e *TokenError) Error() string {
+	return "kefu: " + e.Path + ": nothing sent: getting the access token: " + e.Err.Error()
+}
+
+// Unwrap returns the token source's error.
+func (e *TokenError) Unwrap() error { return e.Err }
+
 // OptionError is a bad option given to NewClient or NewTokenSource. It
 // matches ErrInvalidOption; several are joined with errors.Join.
 type OptionError struct {

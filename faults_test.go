@@ -223,6 +223,8 @@ func faultRows() []faultRow {
 		{name: "token timeout", cold: true, deadline: true, fault: func(srv *kefutest.Server, _ string) {
 			srv.DelayNext(kefutest.PathStableToken, 1, time.Minute) // Close cuts it short
 		}},
+		{name: "token answer dropped once", cold: true, fault: func(srv *kefutest.Server, _ string) { srv.DropNext(kefutest.PathStableToken, 1) }},
+		{name: "token answer dropped always", cold: true, fault: func(srv *kefutest.Server, _ string) { srv.DropNext(kefutest.PathStableToken, always) }},
 		{name: "token HTML 500 echoing the secret", cold: true, fault: func(srv *kefutest.Server, _ string) {
 			srv.RawNext(kefutest.PathStableToken, 1, 500, []byte(`<html>upstream failed: secret=`+srv.AppSecret+
 				` body {"secret":"`+srv.AppSecret+`"} `+srv.AppSecret+`</html>`))
@@ -265,6 +267,9 @@ func faultRows() []faultRow {
 	// A token fetch whose answer is lost is retried whatever the policy: it
 	// delivers nothing to a user.
 	set("token HTML 500 echoing the secret", same(faultWant{"nil", 1, 1, 2}))
+	set("token answer dropped once", same(faultWant{"nil", 1, 1, 2}))
+	// Nothing reached the send endpoint: not a delivery unknown.
+	set("token answer dropped always", same(faultWant{"not sent", 0, 0, 3}))
 	for i := range rows {
 		w, ok := want[rows[i].name]
 		if !ok {
@@ -417,6 +422,11 @@ func TestFaultMatrix(t *testing.T) {
 				if errors.As(err, &re) {
 					assert.NotContains(t, re.URL, "?", "a RequestError's URL has no query")
 				}
+				var te *kefu.TokenError
+				if err != nil && res.got.attempts == 0 && !row.closed {
+					assert.ErrorAs(t, err, &te, "no send attempt: the error names the token phase")
+					assert.NotErrorIs(t, err, kefu.ErrDeliveryUnknown, "nothing was sent")
+				}
 				var he *kefu.HTTPError
 				if errors.As(err, &he) {
 					assert.LessOrEqual(t, len(he.Snippet), 130, "an HTTPError quotes a short snippet")
@@ -497,4 +507,44 @@ func TestSendMalformedInput(t *testing.T) {
 	assert.Zero(t, srv.Calls(kefutest.PathSend), "nothing sent")
 	assert.Zero(t, srv.Calls(kefutest.PathStableToken), "not even a token fetched")
 	assert.Empty(t, srv.Messages(faultUser))
+}
+
+// TestErrorsSayWhere: a context that ends while the token is fetched says
+// that nothing was sent (it used to be a bare "context deadline exceeded"),
+// and an error after retries says how many attempts were made.
+func TestErrorsSayWhere(t *testing.T) {
+	t.Parallel()
+	newServer := func() (*kefutest.Server, *kefu.Client) {
+		srv := kefutest.NewServer()
+		t.Cleanup(srv.Close)
+		srv.Interact(faultUser, kefutest.Payment)
+		c := srv.Client()
+		t.Cleanup(c.CloseIdleConnections)
+		return srv, c
+	}
+
+	srv, c := newServer()
+	srv.DelayNext(kefutest.PathStableToken, 1, time.Minute) // Close cuts the hold short
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Send(ctx, kefu.NewText(faultUser, "hi"))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	var te *kefu.TokenError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "kefu: /cgi-bin/message/custom/send: nothing sent: getting the access token: context deadline exceeded", err.Error())
+	assert.NotErrorIs(t, err, kefu.ErrDeliveryUnknown)
+	assert.Zero(t, srv.Calls(kefutest.PathSend))
+
+	srv, c = newServer()
+	srv.FailNext(kefutest.PathSend, 3, -1)
+	_, err = c.Send(context.Background(), kefu.NewText(faultUser, "hi"))
+	assert.ErrorIs(t, err, kefu.ErrSystemBusy)
+	assert.Regexp(t, `^kefu: /cgi-bin/message/custom/send: errcode -1: system error \(rid [^)]+\) after 3 attempts$`, err.Error())
+	var ae *kefu.APIError
+	assert.ErrorAs(t, err, &ae, "still an *APIError underneath")
+
+	srv.FailNext(kefutest.PathSend, 1, 45015)
+	_, err = c.Send(context.Background(), kefu.NewText(faultUser, "hi"))
+	assert.ErrorIs(t, err, kefu.ErrOutsideWindow)
+	assert.NotContains(t, err.Error(), "attempts", "one attempt says nothing more")
 }

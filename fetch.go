@@ -103,7 +103,7 @@ type tokenAnswer struct {
 
 // request returns the request of one token fetch.
 func (f *wechatFetcher) request(force bool, a *tokenAnswer) (*request, error) {
-	r := &request{secret: f.secret, retryUnknown: !force, out: a, hasData: func() bool { return a.AccessToken != "" }}
+	r := &request{secret: f.secret, retryUnknown: !force, noEffect: true, out: a, hasData: func() bool { return a.AccessToken != "" }}
 	if f.classic {
 		r.method, r.path = http.MethodGet, tokenPath
 		r.query = "grant_type=client_credential&appid=" + url.QueryEscape(f.appID) + "&secret=" + url.QueryEscape(f.secret)
