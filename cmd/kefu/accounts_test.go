@@ -25,7 +25,7 @@ func TestAccounts(t *testing.T) {
 	const wrong = "a-wrong-accounts-secret"
 	r = kefuRun(t, "", []string{"KEFU_APPID=" + f.AppID}, []string{wrong, f.Secret},
 		"accounts", "--base-url", f.URL, "--secret", wrong)
-	assert.Equal(t, 1, r.code, r)
+	assert.Equal(t, 4, r.code, r, "no access token: nothing sent")
 	assert.Empty(t, r.stdout, r)
 	assert.Contains(t, r.stderr, "kefu accounts: errcode 40125", r)
 }

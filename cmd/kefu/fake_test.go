@@ -104,7 +104,7 @@ func TestFakeAddrInUse(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	r := kefuRun(t, "", nil, nil, "fake", "--addr", ln.Addr().String())
-	assert.Equal(t, 1, r.code, r)
+	assert.Equal(t, 4, r.code, r)
 	assert.Contains(t, r.stderr, "kefu fake: listen tcp "+ln.Addr().String(), r)
 	assert.Contains(t, r.stderr, "address already in use", r)
 }

@@ -52,7 +52,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	// No default from the environment: --help would print the secret.
 	fs.StringVar(&a.appID, "appid", "", "the app id (default $KEFU_APPID)")
 	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
-	fs.StringVar(&a.baseURL, "base-url", kefu.DefaultBaseURL, "WeChat's API `URL`: a proxy, or a kefu fake")
+	fs.StringVar(&a.baseURL, "base-url", "", "WeChat's API `URL`: a proxy, or a kefu fake (default $KEFU_BASE_URL, else "+kefu.DefaultBaseURL+")")
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long, retries included")
 }
 
@@ -63,6 +63,12 @@ func (a *apiFlags) resolve(e *env) error {
 	}
 	if a.secret == "" {
 		a.secret = e.getenv("KEFU_SECRET")
+	}
+	if a.baseURL == "" {
+		a.baseURL = e.getenv("KEFU_BASE_URL")
+	}
+	if a.baseURL == "" {
+		a.baseURL = kefu.DefaultBaseURL
 	}
 	e.secret = a.secret
 	switch {

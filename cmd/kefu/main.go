@@ -15,8 +15,9 @@
 // /kefutest/rotate_tokens, /kefutest/messages): see "kefu help fake".
 //
 // Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret).
-// Run "kefu help COMMAND" for a command's flags. Exit codes: 0 success,
-// 1 failure, 2 usage error.
+// Run "kefu help COMMAND" for a command's flags. Exit codes: 0 done,
+// 1 WeChat refused, 2 usage error, 3 delivery unknown, 4 nothing sent,
+// 130 interrupted.
 package main
 
 import (
@@ -33,11 +34,15 @@ import (
 	"github.com/kefu-go/kefu"
 )
 
-// Exit codes.
+// Exit codes, the same for every command, so that scripts can branch on
+// them.
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK          = 0   // done
+	exitRefused     = 1   // WeChat refused (its errcode is on stderr)
+	exitUsage       = 2   // a mistake in the command line
+	exitUnknown     = 3   // delivery unknown: the message may have been delivered
+	exitNotSent     = 4   // nothing sent: validation, no access token, a network failure before writing
+	exitInterrupted = 130 // Ctrl-C (or SIGTERM)
 )
 
 // env is what a command may touch of the outside world.
@@ -131,8 +136,27 @@ func run(ctx context.Context, args []string, e *env) int {
 		return exitUsage
 	default:
 		fmt.Fprintf(e.stderr, "kefu %s: %s\n", c.name, e.scrub(describe(err)))
-		return exitFail
+		return exitCode(ctx, err)
 	}
+}
+
+// exitCode is the exit code of a command that failed with err (not a usage
+// error): interrupted, delivery unknown, nothing sent for want of a token,
+// refused by WeChat, or else nothing sent.
+func exitCode(ctx context.Context, err error) int {
+	var te *kefu.TokenError
+	var ae *kefu.APIError
+	switch {
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, kefu.ErrDeliveryUnknown):
+		return exitUnknown
+	case errors.As(err, &te):
+		return exitNotSent
+	case errors.As(err, &ae):
+		return exitRefused
+	}
+	return exitNotSent
 }
 
 func lookup(name string) *command {
@@ -165,8 +189,16 @@ Examples:
   kefu accounts --online
   kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
 
-Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret.
-Exit codes: 0 success, 1 failure, 2 usage error.
+Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret;
+KEFU_BASE_URL stands for --base-url.
+
+Exit codes, the same for every command:
+  0    done
+  1    WeChat refused (its errcode is on stderr)
+  2    usage error
+  3    delivery unknown: the message may have been delivered
+  4    nothing sent (validation, no access token, a network failure before writing)
+  130  interrupted (Ctrl-C)
 `)
 	return b.String()
 }

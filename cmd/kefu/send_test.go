@@ -22,9 +22,9 @@ func TestSend(t *testing.T) {
 		assert.Equal(t, "ok\n", r.stdout, r)
 		assert.Empty(t, r.stderr, r)
 	}
-	failed := func(t *testing.T, r result, want ...string) {
+	failed := func(t *testing.T, r result, code int, want ...string) {
 		t.Helper()
-		assert.Equal(t, 1, r.code, r)
+		assert.Equal(t, code, r.code, r)
 		assert.Empty(t, r.stdout, r)
 		for _, w := range want {
 			assert.Contains(t, r.stderr, w, r)
@@ -44,27 +44,27 @@ func TestSend(t *testing.T) {
 		ok(t, f.kefu(t, "", "send", "--json", file, "--to", "o1", "--from", "kf01@account"))
 	})
 	t.Run("unknown user", func(t *testing.T) {
-		failed(t, f.kefu(t, "", "send", "--to", "o-nobody", "--text", "hi"), "kefu send: errcode 40003: invalid openid (rid ")
+		failed(t, f.kefu(t, "", "send", "--to", "o-nobody", "--text", "hi"), 1, "kefu send: errcode 40003: invalid openid (rid ")
 	})
 	t.Run("unknown media", func(t *testing.T) {
 		r := f.kefu(t, `{"msgtype":"image","image":{"media_id":"m-nope"}}`, "send", "--to", "o1", "--json", "-")
-		failed(t, r, "errcode 40007")
+		failed(t, r, 1, "errcode 40007")
 	})
 	t.Run("bad json", func(t *testing.T) {
-		failed(t, f.kefu(t, "", "send", "--to", "o1", "--json", "-"), "stdin: empty")
-		failed(t, f.kefu(t, `{"touser":"o1",`, "send", "--json", "-"), "stdin: not a message")
-		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":"a"}} {}`, "send", "--json", "-"), "more than one JSON value")
-		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","txet":{}}`, "send", "--json", "-"), `unknown field "txet"`)
-		failed(t, f.kefu(t, "", "send", "--json", filepath.Join(t.TempDir(), "missing.json")), "no such file")
+		failed(t, f.kefu(t, "", "send", "--to", "o1", "--json", "-"), 4, "stdin: empty")
+		failed(t, f.kefu(t, `{"touser":"o1",`, "send", "--json", "-"), 4, "stdin: not a message")
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":"a"}} {}`, "send", "--json", "-"), 4, "more than one JSON value")
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","txet":{}}`, "send", "--json", "-"), 4, `unknown field "txet"`)
+		failed(t, f.kefu(t, "", "send", "--json", filepath.Join(t.TempDir(), "missing.json")), 4, "no such file")
 	})
 	t.Run("invalid message, not sent", func(t *testing.T) {
-		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":""}}`, "send", "--json", "-"), "invalid message: text.content")
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":""}}`, "send", "--json", "-"), 4, "invalid message: text.content")
 	})
 	t.Run("quota used up", func(t *testing.T) {
 		for i := range 5 {
 			ok(t, f.kefu(t, "", "send", "--to", "o2", "--text", fmt.Sprint("reply ", i+1)))
 		}
-		failed(t, f.kefu(t, "", "send", "--to", "o2", "--text", "one too many"),
+		failed(t, f.kefu(t, "", "send", "--to", "o2", "--text", "one too many"), 1,
 			"errcode 45047: out of response count limit", "wait for the user to act again")
 	})
 }

@@ -48,7 +48,7 @@ func TestToken(t *testing.T) {
 	// Nothing listening: a transport error, the URL without its query.
 	closed := closedURL(t)
 	r := kefuRun(t, "", f.env(), []string{f.Secret}, "token", "--classic", "--base-url", closed)
-	assert.Equal(t, 1, r.code, r)
+	assert.Equal(t, 4, r.code, r)
 	assert.Contains(t, r.stderr, "kefu token: GET "+closed+"/cgi-bin/token: ", r)
 
 	// A base URL with user:password: the password never shows.
@@ -58,7 +58,7 @@ func TestToken(t *testing.T) {
 		{"--classic=false", "POST http://user:xxxxx@" + hostPort + "/cgi-bin/stable_token"},
 	} {
 		r := kefuRun(t, "", f.env(), []string{f.Secret}, "token", tc.flag, "--base-url", "http://user:pw@"+hostPort)
-		assert.Equal(t, 1, r.code, r)
+		assert.Equal(t, 4, r.code, r)
 		assert.Contains(t, r.stderr, "kefu token: "+tc.request+": ", r)
 		assert.NotContains(t, r.stdout+r.stderr, "pw@", r)
 	}

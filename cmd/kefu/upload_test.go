@@ -64,27 +64,27 @@ func TestUpload(t *testing.T) {
 		txt := write("notes.txt", []byte("not an image"))
 		want := "kefu upload: " + txt + ": file type must be one of .png, .jpeg, .jpg, .gif (by the filename's extension); nothing was uploaded\n"
 		r := f.kefu(t, "", "upload", "--kind", "image", txt)
-		assert.Equal(t, result{code: 1, stderr: want}, r)
+		assert.Equal(t, result{code: 4, stderr: want}, r)
 		// Nothing listens there: the refusal never reached the network.
 		r = kefuRun(t, "", f.env(), []string{f.Secret}, "upload", "--base-url", closedURL(t), "--kind", "image", txt)
-		assert.Equal(t, result{code: 1, stderr: want}, r)
+		assert.Equal(t, result{code: 4, stderr: want}, r)
 		// --name decides the type.
 		r = f.kefu(t, "", "upload", "--kind", "voice", "--name", "song.wav", png)
-		assert.Equal(t, 1, r.code, r)
+		assert.Equal(t, 4, r.code, r)
 		assert.Contains(t, r.stderr, "kefu upload: "+png+" (as song.wav): file type must be one of .amr, .mp3", r)
 	})
 	t.Run("too large, empty, missing, directory", func(t *testing.T) {
 		big := write("big.jpg", make([]byte, 64<<10+1))
 		r := f.kefu(t, "", "upload", "--kind", "thumb", big)
-		assert.Equal(t, result{code: 1, stderr: "kefu upload: " + big + ": 65537 bytes: must be at most 64 KB; nothing was uploaded\n"}, r)
+		assert.Equal(t, result{code: 4, stderr: "kefu upload: " + big + ": 65537 bytes: must be at most 64 KB; nothing was uploaded\n"}, r)
 		empty := write("empty.png", nil)
 		r = f.kefu(t, "", "upload", "--kind", "image", empty)
-		assert.Equal(t, result{code: 1, stderr: "kefu upload: " + empty + ": must not be empty; nothing was uploaded\n"}, r)
+		assert.Equal(t, result{code: 4, stderr: "kefu upload: " + empty + ": must not be empty; nothing was uploaded\n"}, r)
 		r = f.kefu(t, "", "upload", "--kind", "image", filepath.Join(dir, "missing.png"))
-		assert.Equal(t, 1, r.code, r)
+		assert.Equal(t, 4, r.code, r)
 		assert.Contains(t, r.stderr, "no such file", r)
 		r = f.kefu(t, "", "upload", "--kind", "image", dir)
-		assert.Equal(t, result{code: 1, stderr: "kefu upload: " + dir + " is a directory, not a file\n"}, r)
+		assert.Equal(t, result{code: 4, stderr: "kefu upload: " + dir + " is a directory, not a file\n"}, r)
 	})
 	t.Run("refused by WeChat", func(t *testing.T) {
 		r := f.kefu(t, "", "upload", "--kind", "image", "--name", "x.png", "-") // empty stdin: size unknown
@@ -97,7 +97,7 @@ func TestUpload(t *testing.T) {
 		const wrong = "a-wrong-upload-secret"
 		r := kefuRun(t, "", []string{"KEFU_APPID=" + f.AppID}, []string{wrong, f.Secret},
 			"upload", "--base-url", f.URL, "--secret", wrong, "--kind", "image", png)
-		assert.Equal(t, 1, r.code, r)
+		assert.Equal(t, 4, r.code, r)
 		assert.Contains(t, r.stderr, "kefu upload: errcode 40125", r)
 	})
 }
