@@ -3,23 +3,30 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/kefu-go/kefu"
 )
 
+// options are the kefu options of the flags: the base URL and, with
+// --verbose, a debug logger on stderr (kefu's records hold no secret).
+func (a *apiFlags) options(extra ...kefu.Option) []kefu.Option {
+	opts := []kefu.Option{kefu.WithBaseURL(a.baseURL)}
+	if a.verbose && a.log != nil {
+		opts = append(opts, kefu.WithLogger(slog.New(slog.NewTextHandler(a.log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	return append(opts, extra...)
+}
+
 // tokenSource is kefu's token source for the flags, with extra options.
 func (a *apiFlags) tokenSource(extra ...kefu.Option) (kefu.TokenSource, error) {
-	return kefu.NewTokenSource(a.appID, a.secret, append([]kefu.Option{kefu.WithBaseURL(a.baseURL)}, extra...)...)
+	return kefu.NewTokenSource(a.appID, a.secret, a.options(extra...)...)
 }
 
 // call runs f with a kefu client for the flags and a context bounded by
 // --timeout, and closes the client's connections afterwards.
 func (a *apiFlags) call(ctx context.Context, f func(context.Context, *kefu.Client) error) error {
-	tokens, err := a.tokenSource()
-	if err != nil {
-		return err
-	}
-	client, err := kefu.NewClient(tokens, kefu.WithBaseURL(a.baseURL))
+	client, err := kefu.New(a.appID, a.secret, a.options()...)
 	if err != nil {
 		return err
 	}

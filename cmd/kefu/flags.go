@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -46,6 +47,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 type apiFlags struct {
 	appID, secret, baseURL string
 	timeout                time.Duration
+	verbose                bool
+	log                    io.Writer // where --verbose logs: the command's stderr
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
@@ -54,6 +57,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
 	fs.StringVar(&a.baseURL, "base-url", "", "WeChat's API `URL`: a proxy, or a kefu fake (default $KEFU_BASE_URL, else "+kefu.DefaultBaseURL+")")
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long, retries included")
+	fs.BoolVar(&a.verbose, "verbose", false, "log each attempt to stderr (no secret is logged)")
 }
 
 // resolve fills the credentials from the environment and checks the flags.
@@ -71,6 +75,7 @@ func (a *apiFlags) resolve(e *env) error {
 		a.baseURL = kefu.DefaultBaseURL
 	}
 	e.secret = a.secret
+	a.log = e.stderr
 	switch {
 	case a.appID == "" && a.secret == "":
 		return usagef("no credentials: set KEFU_APPID and KEFU_SECRET, or pass --appid and --secret")

@@ -48,3 +48,18 @@ func TestFlagUsageErrors(t *testing.T) {
 		{args: []string{"send", "--to", "o1", "--text", "hi", "--base-url", "ftp://x"}, env: creds, want: "--base-url must be"},
 	})
 }
+
+// TestVerbose: --verbose logs each attempt to stderr, with no secret.
+func TestVerbose(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, "--user", "o1")
+	r := f.kefu(t, "", "send", "--verbose", "--to", "o1", "--text", "hi")
+	assert.Equal(t, 0, r.code, r)
+	assert.Equal(t, "ok\n", r.stdout, r)
+	assert.Contains(t, r.stderr, `msg="kefu: attempt" path=/cgi-bin/stable_token attempt=1 outcome=ok`, r)
+	assert.Contains(t, r.stderr, `msg="kefu: attempt" path=/cgi-bin/message/custom/send attempt=1 outcome=ok`, r)
+	assert.NotContains(t, r.stderr, f.Secret, r)
+	assert.NotContains(t, r.stderr, "access_token", r)
+	quiet := f.kefu(t, "", "send", "--to", "o1", "--text", "hi")
+	assert.Empty(t, quiet.stderr, "silent without --verbose")
+}
