@@ -24,7 +24,12 @@ func describe(err error) string {
 		return s
 	}
 	// kefu's errors start "kefu: "; so does our own prefix.
-	lines := strings.Split(err.Error(), "\n")
+	msg := err.Error()
+	var ve *kefu.ValidationError
+	if errors.As(err, &ve) && ve.Field == "msgtype" {
+		msg += "\nmsgtype is one of " + strings.Join(msgTypeNames(), ", ")
+	}
+	lines := strings.Split(msg, "\n")
 	for i, l := range lines {
 		l = strings.TrimPrefix(l, "kefu: ")
 		if i > 0 {
@@ -58,4 +63,13 @@ func hint(err error, code int) string {
 		}
 	}
 	return ""
+}
+
+// msgTypeNames lists the message types kefu sends.
+func msgTypeNames() []string {
+	var names []string
+	for _, t := range kefu.MsgTypes() {
+		names = append(names, string(t))
+	}
+	return names
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,8 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.appID, "appid", "", "the app id (default $KEFU_APPID)")
 	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
 	fs.StringVar(&a.baseURL, "base-url", "", "WeChat's API `URL`: a proxy, or a kefu fake (default $KEFU_BASE_URL, else "+kefu.DefaultBaseURL+")")
-	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "give up after this long, retries included")
+	a.timeout = 30 * time.Second
+	fs.Var((*duration)(&a.timeout), "timeout", "give up after this long, retries included: a `DURATION` such as 30s or 2m")
 	fs.BoolVar(&a.verbose, "verbose", false, "log each attempt to stderr (no secret is logged)")
 }
 
@@ -91,5 +93,28 @@ func (a *apiFlags) resolve(e *env) error {
 		return usagef("--base-url must be an absolute http or https URL, got %q", a.baseURL)
 	}
 	a.baseURL = strings.TrimRight(a.baseURL, "/")
+	return nil
+}
+
+// duration is a flag.Value for a time.Duration whose error says how to fix
+// a number without a unit.
+type duration time.Duration
+
+func (d *duration) String() string {
+	if d == nil {
+		return "0s"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+			return fmt.Errorf("%q has no unit: use %ss (or ms, m, h)", s, s)
+		}
+		return fmt.Errorf("%q is not a duration: use e.g. 5s, 500ms or 2m", s)
+	}
+	*d = duration(v)
 	return nil
 }

@@ -63,3 +63,13 @@ func TestVerbose(t *testing.T) {
 	quiet := f.kefu(t, "", "send", "--to", "o1", "--text", "hi")
 	assert.Empty(t, quiet.stderr, "silent without --verbose")
 }
+
+// TestDurationSaysTheUnit: a --timeout without a unit says which to add.
+func TestDurationSaysTheUnit(t *testing.T) {
+	t.Parallel()
+	r := kefuRun(t, "", []string{"KEFU_APPID=wxapp"}, []string{"s3cr3t-value"}, "send", "--secret", "s3cr3t-value", "--to", "o1", "--text", "hi", "--timeout", "5")
+	assert.Equal(t, 2, r.code, r)
+	assert.Contains(t, r.stderr, `kefu send: invalid value "5" for flag -timeout: "5" has no unit: use 5s (or ms, m, h)`, r)
+	r = kefuRun(t, "", []string{"KEFU_APPID=wxapp"}, []string{"s3cr3t-value"}, "send", "--secret", "s3cr3t-value", "--to", "o1", "--text", "hi", "--timeout", "soon")
+	assert.Contains(t, r.stderr, `"soon" is not a duration: use e.g. 5s, 500ms or 2m`, r)
+}

@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 
 	"github.com/kefu-go/kefu"
 )
@@ -109,6 +111,37 @@ func (s *sendRun) message(stdin io.Reader) (*kefu.Message, error) {
 // maxJSON bounds a message file: WeChat's bodies are small.
 const maxJSON = 1 << 20
 
+// errorOffset is the byte offset in data where decoding failed: where an
+// unknown field's name stands, else what the decoder tells.
+func errorOffset(data []byte, err error, dec *json.Decoder) int64 {
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if i := bytes.Index(data, []byte(name)); i >= 0 {
+			return int64(i)
+		}
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return se.Offset
+	case errors.As(err, &te):
+		return te.Offset
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return math.MaxInt64 // the end
+	}
+	return dec.InputOffset()
+}
+
+// position turns a byte offset in data into a 1-based line and column
+// (in bytes), as editors show them.
+func position(data []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
 // readMessage reads one kefu.Message from the file name, or stdin for "-".
 // Unknown fields are errors: a typo would otherwise drop a field silently.
 func readMessage(name string, stdin io.Reader) (*kefu.Message, error) {
@@ -137,7 +170,8 @@ func readMessage(name string, stdin io.Reader) (*kefu.Message, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty: want a message as JSON", name)
 		}
-		return nil, fmt.Errorf("%s: not a message: %w", name, err)
+		line, col := position(data, errorOffset(data, err, dec))
+		return nil, fmt.Errorf("%s:%d:%d: not a message: %w", name, line, col, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%s: more than one JSON value: want one message", name)

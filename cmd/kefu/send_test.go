@@ -52,10 +52,16 @@ func TestSend(t *testing.T) {
 	})
 	t.Run("bad json", func(t *testing.T) {
 		failed(t, f.kefu(t, "", "send", "--to", "o1", "--json", "-"), 4, "stdin: empty")
-		failed(t, f.kefu(t, `{"touser":"o1",`, "send", "--json", "-"), 4, "stdin: not a message")
+		failed(t, f.kefu(t, `{"touser":"o1",`, "send", "--json", "-"), 4, "stdin:1:16: not a message: unexpected EOF")
+		failed(t, f.kefu(t, "{\n  \"touser\": 5\n}", "send", "--json", "-"), 4, "stdin:2:14: not a message: json: cannot unmarshal number")
+		failed(t, f.kefu(t, "{\"touser\":\"o1\",\n\"msgtype\":\"text\" \"x\"}", "send", "--json", "-"), 4, "stdin:2:19: not a message: invalid character")
 		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":"a"}} {}`, "send", "--json", "-"), 4, "more than one JSON value")
-		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","txet":{}}`, "send", "--json", "-"), 4, `unknown field "txet"`)
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","txet":{}}`, "send", "--json", "-"), 4, `stdin:1:33: not a message: json: unknown field "txet"`)
 		failed(t, f.kefu(t, "", "send", "--json", filepath.Join(t.TempDir(), "missing.json")), 4, "no such file")
+	})
+	t.Run("unknown msgtype lists the types", func(t *testing.T) {
+		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"txt"}`, "send", "--json", "-"), 4,
+			`unknown message type "txt"`, "msgtype is one of text, image, voice, video, music, news, mpnews, mpnewsarticle, msgmenu, wxcard, miniprogrampage, link")
 	})
 	t.Run("invalid message, not sent", func(t *testing.T) {
 		failed(t, f.kefu(t, `{"touser":"o1","msgtype":"text","text":{"content":""}}`, "send", "--json", "-"), 4, "invalid message: text.content")
