@@ -4,13 +4,18 @@
 //
 //	go run ./examples/quickstart
 //
-// With KEFU_APPID, KEFU_SECRET and KEFU_OPENID all set, it sends one text to
-// the real API instead (the user must have written to the account within 48 h).
+// It always runs against the fake, whatever KEFU_* variables are set. With
+// --real and KEFU_APPID, KEFU_SECRET and KEFU_OPENID all set, it sends one
+// text to the real API instead (the user must have written to the account
+// within 48 h):
+//
+//	KEFU_APPID=... KEFU_SECRET=... KEFU_OPENID=... go run ./examples/quickstart --real
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,32 +26,34 @@ import (
 )
 
 func main() {
-	if err := run(os.Stdout, os.Getenv); err != nil {
+	if err := run(os.Stdout, os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(w io.Writer, env func(string) string) error {
+func run(w io.Writer, args []string, env func(string) string) error {
+	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	fs.SetOutput(w)
+	useReal := fs.Bool("real", false, "send one text through WeChat's real API (KEFU_APPID, KEFU_SECRET, KEFU_OPENID)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	appID, secret, openID := env("KEFU_APPID"), env("KEFU_SECRET"), env("KEFU_OPENID")
-	switch {
-	case appID != "" && secret != "" && openID != "":
-		return sendReal(ctx, w, appID, secret, openID)
-	case appID != "" || secret != "" || openID != "":
-		return errors.New("set all of KEFU_APPID, KEFU_SECRET and KEFU_OPENID for the real API, or none for the fake")
+	if !*useReal {
+		return tour(ctx, w)
 	}
-	return tour(ctx, w)
+	appID, secret, openID := env("KEFU_APPID"), env("KEFU_SECRET"), env("KEFU_OPENID")
+	if appID == "" || secret == "" || openID == "" {
+		return errors.New("--real needs all of KEFU_APPID, KEFU_SECRET and KEFU_OPENID")
+	}
+	return sendReal(ctx, w, appID, secret, openID)
 }
 
 // sendReal sends one text through WeChat's real API.
 func sendReal(ctx context.Context, w io.Writer, appID, secret, openID string) error {
-	tokens, err := kefu.NewTokenSource(appID, secret)
-	if err != nil {
-		return err
-	}
-	client, err := kefu.NewClient(tokens)
+	client, err := kefu.New(appID, secret)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func noEnv(string) string { return "" }
 
 func TestTranscript(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(&out, noEnv); err != nil {
+	if err := run(&out, nil, noEnv); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	transcript := out.String()
@@ -58,11 +58,26 @@ func TestPartialRealEnvIsAnError(t *testing.T) {
 		}
 		return ""
 	}
-	err := run(&out, env)
+	err := run(&out, []string{"--real"}, env)
 	if err == nil || !strings.Contains(err.Error(), "KEFU_OPENID") {
-		t.Fatalf("run with only KEFU_APPID: got %v, want an error naming the missing variables", err)
+		t.Fatalf("run --real with only KEFU_APPID: got %v, want an error naming the missing variables", err)
 	}
 	if out.Len() != 0 {
 		t.Errorf("printed %q before failing", out.String())
+	}
+}
+
+// TestRealEnvStaysOnTheFake: KEFU_* variables set for other tools do not
+// send the demo to WeChat; only --real does.
+func TestRealEnvStaysOnTheFake(t *testing.T) {
+	var out bytes.Buffer
+	env := func(k string) string {
+		return map[string]string{"KEFU_APPID": "wx123", "KEFU_SECRET": "s", "KEFU_OPENID": "o"}[k]
+	}
+	if err := run(&out, nil, env); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "done: WeChat accepted 13 messages") {
+		t.Errorf("the tour against the fake did not run:\n%s", out.String())
 	}
 }
