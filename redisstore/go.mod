@@ -4,7 +4,7 @@ go 1.23.0
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
-	github.com/kefu-go/kefu v0.0.0-00010101000000-000000000000
+	github.com/kefu-go/kefu v0.1.0
 	github.com/redis/go-redis/v9 v9.17.3
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -17,5 +17,3 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.16.0 // indirect
 )
-
-replace github.com/kefu-go/kefu => ../
