@@ -81,7 +81,7 @@ type Server struct {
 	mu     sync.Mutex
 	tokens tokenBook
 	users  map[string]*user
-	media  map[string]string // media id -> kind
+	media  map[string]MediaKind // media id -> kind
 	calls  map[string]int
 	faults map[string][]*fault
 	mg     manage // accounts, sessions, records, uploads; see manage.go
@@ -199,7 +199,7 @@ func NewServer(opts ...ServerOption) *Server {
 		closing:   make(chan struct{}),
 		tokens:    tokenBook{all: make(map[string]*token)},
 		users:     make(map[string]*user),
-		media:     make(map[string]string),
+		media:     make(map[string]MediaKind),
 		calls:     make(map[string]int),
 		faults:    make(map[string][]*fault),
 	}

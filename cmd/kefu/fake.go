@@ -154,8 +154,12 @@ type account struct{ kfAccount, nickname string }
 // mediaKinds are the kinds of media a seed may hold, in the order the
 // banner lists them.
 func mediaKinds() []string {
-	return []string{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
-		kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard}
+	var out []string
+	for _, k := range []kefutest.MediaKind{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
+		kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard} {
+		out = append(out, string(k))
+	}
+	return out
 }
 
 func (s *seed) read(name string) error {
@@ -240,7 +244,7 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 	var seeded, accounts []string
 	for _, kind := range mediaKinds() {
 		for _, id := range s.Media[kind] {
-			srv.AddMedia(kind, id)
+			srv.AddMedia(kefutest.MediaKind(kind), id)
 			seeded = append(seeded, kind+":"+id)
 		}
 	}
