@@ -82,7 +82,7 @@ func (r *addAccountReq) check() string {
 		return p
 	}
 	if err := kefu.ValidateKfAccount(r.KfAccount); err != nil {
-		return ruleOf(err)
+		return "kf_account " + ruleOf(err)
 	}
 	if !validNickname(r.Nickname) {
 		return fmt.Sprintf("nickname must be 1 to %d characters: want %s", maxNickname, r.want())
