@@ -38,7 +38,7 @@ const maxQueuedFaults = 1000
 
 // adminRoute is how the admin API answers one path: the HTTP method it
 // takes, and its handler. The handlers run without s.mu: they call the
-// Server's methods.
+// Server's methods, or take s.mu themselves.
 type adminRoute struct {
 	method string
 	route
@@ -58,13 +58,13 @@ var adminRoutes = map[string]adminRoute{
 	PathAdminRotateTokens: {http.MethodPost, withNothing((*Server).adminRotateTokens)},
 	PathAdminTokens:       {http.MethodGet, withNothing((*Server).adminTokens)},
 	PathAdminReset:        {http.MethodPost, withNothing((*Server).adminReset)},
-	PathAdminFailNext:     {http.MethodPost, withAdmin((*Server).adminFailNext)},
-	PathAdminDropNext:     {http.MethodPost, withAdmin((*Server).adminDropNext)},
-	PathAdminStatusNext:   {http.MethodPost, withAdmin((*Server).adminStatusNext)},
-	PathAdminDelayNext:    {http.MethodPost, withAdmin((*Server).adminDelayNext)},
-	PathAdminRawNext:      {http.MethodPost, withAdmin((*Server).adminRawNext)},
-	PathAdminCalls:        {http.MethodGet, withQuery((*Server).adminCalls)},
-	PathAdminRequests:     {http.MethodGet, withQuery((*Server).adminRequests)},
+	PathAdminFailNext:     {http.MethodPost, faultRoute(faultFail)},
+	PathAdminDropNext:     {http.MethodPost, faultRoute(faultDrop)},
+	PathAdminStatusNext:   {http.MethodPost, faultRoute(faultStatus)},
+	PathAdminDelayNext:    {http.MethodPost, faultRoute(faultDelay)},
+	PathAdminRawNext:      {http.MethodPost, faultRoute(faultRaw)},
+	PathAdminCalls:        {http.MethodGet, withWeChatPath((*Server).adminCalls)},
+	PathAdminRequests:     {http.MethodGet, withWeChatPath((*Server).adminRequests)},
 	PathAdminAddMedia:     {http.MethodPost, withAdmin((*Server).adminAddMedia)},
 	PathAdminUploads:      {http.MethodGet, withNothing((*Server).adminUploads)},
 	PathAdminAddAccount:   {http.MethodPost, withAdmin((*Server).adminAddAccount)},

@@ -4,188 +4,137 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 )
 
 // The admin API's faults, call counts and request log.
 
-// faultReq is the body of PathAdminDropNext, and the start of every fault
-// endpoint's: the WeChat path and how many calls.
+// faultReq is the body of the fault endpoints: the WeChat path, how many
+// calls, and the fields of the fault (faultSpecs says which it takes).
 type faultReq struct {
-	Path string `json:"path"`
-	N    *int   `json:"n"`
+	Path    string   `json:"path"`    // one of the WeChat paths
+	N       *int     `json:"n"`       // the calls the fault applies to, >= 0
+	ErrCode *int     `json:"errcode"` // fail_next
+	Status  *int     `json:"status"`  // status_next, raw_next: 200 to 599
+	Seconds *float64 `json:"seconds"` // delay_next
+	Body    *string  `json:"body"`    // raw_next
 }
 
-func (*faultReq) want() string    { return `{"path":"` + PathSend + `","n":1}` }
-func (r *faultReq) check() string { return r.problem(r.want()) }
+func (*faultReq) want() string { return `{"path":"` + PathSend + `","n":1,...}` }
 
-// problem says what is wrong with the path and n of a fault endpoint's body.
-func (r *faultReq) problem(want string) string {
+func (r *faultReq) check() string {
 	_, wechat := routes[r.Path]
 	switch {
 	case r.Path == "":
-		return "path missing: want " + want
+		return "path missing: want " + r.want()
 	case !wechat:
 		return "path is not one of the fake's WeChat paths (GET " + PathAdminCalls + " lists them)"
 	case r.N == nil:
-		return "n missing: want " + want
+		return "n missing: want " + r.want()
 	case *r.N < 0:
 		return "negative n: want the number of calls the fault applies to"
 	}
 	return ""
 }
 
-// failReq is the body of PathAdminFailNext.
-type failReq struct {
-	faultReq
-	ErrCode *int `json:"errcode"`
+// faultSpec is what the endpoint of one kind of fault takes besides path
+// and n: its fields, and an example body.
+type faultSpec struct {
+	fields []string
+	want   string
 }
 
-func (*failReq) want() string { return `{"path":"` + PathSend + `","n":1,"errcode":-1}` }
+var faultSpecs = map[faultKind]faultSpec{
+	faultFail:   {[]string{"errcode"}, `{"path":"` + PathSend + `","n":1,"errcode":-1}`},
+	faultDrop:   {nil, `{"path":"` + PathSend + `","n":1}`},
+	faultStatus: {[]string{"status"}, `{"path":"` + PathSend + `","n":1,"status":503}`},
+	faultDelay:  {[]string{"seconds"}, `{"path":"` + PathSend + `","n":1,"seconds":0.5}`},
+	faultRaw:    {[]string{"status", "body"}, `{"path":"` + PathSend + `","n":1,"status":200,"body":"{"}`},
+}
 
-func (r *failReq) check() string {
-	if p := r.problem(r.want()); p != "" {
-		return p
+// fault returns the fault of kind that r describes, or what is wrong with r
+// for that kind: a field it does not take, one missing, a bad value.
+func (r *faultReq) fault(kind faultKind) (fault, string) {
+	spec := faultSpecs[kind]
+	for _, fld := range []struct {
+		name    string
+		present bool
+	}{{"errcode", r.ErrCode != nil}, {"status", r.Status != nil}, {"seconds", r.Seconds != nil}, {"body", r.Body != nil}} {
+		switch takes := slices.Contains(spec.fields, fld.name); {
+		case fld.present && !takes:
+			return fault{}, fmt.Sprintf("unknown field %q: want %s", fld.name, spec.want)
+		case !fld.present && takes:
+			return fault{}, fld.name + " missing: want " + spec.want
+		}
 	}
-	if r.ErrCode == nil {
-		return "errcode missing: want " + r.want()
-	}
-	return ""
-}
-
-// statusReq is the body of PathAdminStatusNext.
-type statusReq struct {
-	faultReq
-	Status *int `json:"status"`
-}
-
-func (*statusReq) want() string { return `{"path":"` + PathSend + `","n":1,"status":503}` }
-
-func (r *statusReq) check() string {
-	if p := r.problem(r.want()); p != "" {
-		return p
-	}
-	return statusProblem(r.Status, r.want())
-}
-
-// statusProblem says what is wrong with a fault's HTTP status.
-func statusProblem(status *int, want string) string {
+	f := fault{kind: kind}
 	switch {
-	case status == nil:
-		return "status missing: want " + want
-	case *status < http.StatusOK || *status > 599:
-		return "status must be 200 to 599"
+	case r.Status != nil && (*r.Status < http.StatusOK || *r.Status > 599):
+		return fault{}, "status must be 200 to 599"
+	case r.Status != nil:
+		f.status = *r.Status
 	}
-	return ""
-}
-
-// delayReq is the body of PathAdminDelayNext.
-type delayReq struct {
-	faultReq
-	Seconds *float64 `json:"seconds"`
-}
-
-func (*delayReq) want() string { return `{"path":"` + PathSend + `","n":1,"seconds":0.5}` }
-
-func (r *delayReq) check() string {
-	if p := r.problem(r.want()); p != "" {
-		return p
+	if r.Seconds != nil {
+		if p := secondsProblem(r.Seconds, spec.want); p != "" {
+			return fault{}, p
+		}
+		f.delay = duration(r.Seconds)
 	}
-	return secondsProblem(r.Seconds, r.want())
-}
-
-// rawReq is the body of PathAdminRawNext.
-type rawReq struct {
-	faultReq
-	Status *int    `json:"status"`
-	Body   *string `json:"body"`
-}
-
-func (*rawReq) want() string { return `{"path":"` + PathSend + `","n":1,"status":200,"body":"{"}` }
-
-func (r *rawReq) check() string {
-	if p := r.problem(r.want()); p != "" {
-		return p
+	if r.ErrCode != nil {
+		f.code = *r.ErrCode
 	}
-	if p := statusProblem(r.Status, r.want()); p != "" {
-		return p
+	if r.Body != nil {
+		f.body = []byte(*r.Body)
 	}
-	if r.Body == nil {
-		return "body missing: want " + r.want()
-	}
-	return ""
+	return f, ""
 }
 
-// adminFault queues f for the next n calls to the path of req, at most
-// maxQueuedFaults a path.
-func (s *Server) adminFault(req *faultReq, f fault) reply {
-	if !s.addFault(req.Path, *req.N, f, maxQueuedFaults) {
-		return badRequest(fmt.Sprintf("%d faults already queued for %s", maxQueuedFaults, req.Path))
-	}
-	return okReply()
+// faultRoute is the route of the endpoint that queues faults of kind, at
+// most maxQueuedFaults a path: FailNext, DropNext, StatusNext, DelayNext
+// or RawNext.
+func faultRoute(kind faultKind) route {
+	return withAdmin(func(s *Server, req *faultReq) reply {
+		f, problem := req.fault(kind)
+		if problem != "" {
+			return badRequest(problem)
+		}
+		if !s.addFault(req.Path, *req.N, f, maxQueuedFaults) {
+			return badRequest(fmt.Sprintf("%d faults already queued for %s", maxQueuedFaults, req.Path))
+		}
+		return okReply()
+	})
 }
 
-// adminFailNext answers PathAdminFailNext: FailNext.
-func (s *Server) adminFailNext(req *failReq) reply {
-	return s.adminFault(&req.faultReq, fault{kind: faultFail, code: *req.ErrCode})
-}
-
-// adminDropNext answers PathAdminDropNext: DropNext.
-func (s *Server) adminDropNext(req *faultReq) reply {
-	return s.adminFault(req, fault{kind: faultDrop})
-}
-
-// adminStatusNext answers PathAdminStatusNext: StatusNext.
-func (s *Server) adminStatusNext(req *statusReq) reply {
-	return s.adminFault(&req.faultReq, fault{kind: faultStatus, status: *req.Status})
-}
-
-// adminDelayNext answers PathAdminDelayNext: DelayNext.
-func (s *Server) adminDelayNext(req *delayReq) reply {
-	return s.adminFault(&req.faultReq, fault{kind: faultDelay, delay: duration(req.Seconds)})
-}
-
-// adminRawNext answers PathAdminRawNext: RawNext.
-func (s *Server) adminRawNext(req *rawReq) reply {
-	return s.adminFault(&req.faultReq, fault{kind: faultRaw, status: *req.Status, body: []byte(*req.Body)})
-}
-
-// wechatPath returns the query's path, "" for none, or a 400 answer when it
-// is not one of the WeChat paths.
-func wechatPath(q url.Values) (string, *reply) {
-	p := q.Get("path")
-	if _, ok := routes[p]; p != "" && !ok {
-		r := badRequest("path is not one of the fake's WeChat paths (GET " + PathAdminCalls + " lists them)")
-		return "", &r
-	}
-	return p, nil
+// withWeChatPath's route passes h the query's path, "" for none, and
+// answers 400 for a path that is not one of the WeChat paths.
+func withWeChatPath(h func(*Server, string) reply) route {
+	return withQuery(func(s *Server, q url.Values) reply {
+		p := q.Get("path")
+		if _, ok := routes[p]; p != "" && !ok {
+			return badRequest("path is not one of the fake's WeChat paths (GET " + PathAdminCalls + " lists them)")
+		}
+		return h(s, p)
+	})
 }
 
 // adminCalls answers PathAdminCalls: Calls of every WeChat path, or of
-// ?path= alone.
-func (s *Server) adminCalls(q url.Values) reply {
-	p, bad := wechatPath(q)
-	if bad != nil {
-		return *bad
-	}
+// path alone.
+func (s *Server) adminCalls(path string) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]int{}
-	for path := range routes {
-		if p == "" || path == p {
-			out[path] = s.calls[path]
+	for p := range routes {
+		if path == "" || p == path {
+			out[p] = s.calls[p]
 		}
 	}
 	return jsonReply(out)
 }
 
 // adminRequests answers PathAdminRequests: the request log, or the part of
-// it for ?path=.
-func (s *Server) adminRequests(q url.Values) reply {
-	p, bad := wechatPath(q)
-	if bad != nil {
-		return *bad
-	}
+// it for path.
+func (s *Server) adminRequests(path string) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return jsonReply(s.log.entries(p))
+	return jsonReply(s.log.entries(path))
 }

@@ -61,28 +61,38 @@ func (s *Server) adminUploads() reply {
 	return jsonReply(list)
 }
 
-// kfReq is the body of the endpoints that name a customer-service account.
+// kfReq is the body of PathAdminAcceptInvite, and the start of the other
+// bodies that name a customer-service account.
 type kfReq struct {
 	KfAccount string `json:"kf_account"`
 }
 
 func (*kfReq) want() string    { return `{"kf_account":"kf01@shop"}` }
-func (r *kfReq) check() string { return idProblem("kf_account", r.KfAccount, r.want()) }
+func (r *kfReq) check() string { return r.problem(r.want()) }
+
+// problem says what is wrong with the kf_account: missing, too long, or not
+// prefix@account.
+func (r *kfReq) problem(want string) string {
+	if p := idProblem("kf_account", r.KfAccount, want); p != "" {
+		return p
+	}
+	if err := kefu.ValidateKfAccount(r.KfAccount); err != nil {
+		return "kf_account " + ruleOf(err)
+	}
+	return ""
+}
 
 // addAccountReq is the body of PathAdminAddAccount.
 type addAccountReq struct {
-	KfAccount string `json:"kf_account"`
-	Nickname  string `json:"nickname"`
+	kfReq
+	Nickname string `json:"nickname"`
 }
 
 func (*addAccountReq) want() string { return `{"kf_account":"kf01@shop","nickname":"Alice"}` }
 
 func (r *addAccountReq) check() string {
-	if p := idProblem("kf_account", r.KfAccount, r.want()); p != "" {
+	if p := r.problem(r.want()); p != "" {
 		return p
-	}
-	if err := kefu.ValidateKfAccount(r.KfAccount); err != nil {
-		return "kf_account " + ruleOf(err)
 	}
 	if !validNickname(r.Nickname) {
 		return fmt.Sprintf("nickname must be 1 to %d characters: want %s", maxNickname, r.want())
@@ -104,14 +114,14 @@ func (s *Server) adminAddAccount(req *addAccountReq) reply {
 
 // onlineReq is the body of PathAdminSetOnline.
 type onlineReq struct {
-	KfAccount string `json:"kf_account"`
-	Online    *bool  `json:"online"`
+	kfReq
+	Online *bool `json:"online"`
 }
 
 func (*onlineReq) want() string { return `{"kf_account":"kf01@shop","online":true}` }
 
 func (r *onlineReq) check() string {
-	if p := idProblem("kf_account", r.KfAccount, r.want()); p != "" {
+	if p := r.problem(r.want()); p != "" {
 		return p
 	}
 	if r.Online == nil {

@@ -145,26 +145,36 @@ func WithListener(l net.Listener) ServerOption {
 }
 
 // WithAdminAPI adds the admin endpoints, for driving a fake that runs as a
-// process of its own (kefu fake) from a test written in any language:
+// process of its own (kefu fake) from a test written in any language. The
+// PathAdmin constants list them, each with its body or query: a user's
+// state (interact, add_user, unfollow, window, typing, messages), the clock
+// (advance, now), tokens (rotate_tokens, tokens), every fault (fail_next,
+// drop_next, status_next, delay_next, raw_next), call counts and the
+// request log (calls, requests), media (add_media, uploads), accounts,
+// sessions and records (add_account, set_online, accept_invite,
+// add_waiting, session, add_record), and reset. Each constant's doc names
+// the Server method it calls.
 //
-//   - POST PathAdminInteract {"openid":"o1","action":"UserMessage"} calls
-//     Interact; "action" is an Action's String, case-insensitive. The
-//     openid has at most 128 bytes (WeChat's have 28 characters).
-//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds from 0
-//     to 9223372036, what a time.Duration holds; fractions allowed) and
-//     answers the server's new time as "now", in Unix seconds. As Advance,
-//     it stops adding once the clock is about 292 years ahead.
-//   - POST PathAdminRotateTokens calls RotateTokens; the body is ignored.
-//   - GET PathAdminMessages?openid=o1 answers Messages as a JSON array of
-//     the messages' bodies, [] if none.
+// POST endpoints take one JSON object, decoded strictly, and answer
+// {"errcode":0,"errmsg":"ok"} (advance adds "now"); reset and
+// rotate_tokens ignore their bodies. GET endpoints answer their data as
+// JSON. A bad request answers HTTP 400 with errcode 47001 and an errmsg that
+// says what is wrong; a wrong method HTTP 405 with errcode 43001 (require
+// GET) or 43002 (require POST). Ids (openids, media ids, kf_accounts) have
+// at most 128 bytes; at most 1000 faults are queued per path. Admin calls
+// are not counted by Calls, not logged, and no fault applies to them.
+// Anyone who can reach the server can use them, and no credentials are
+// asked for: the server is a fake.
 //
-// The POST endpoints answer {"errcode":0,"errmsg":"ok"} (advance adds
-// "now"). A bad request
-// answers HTTP 400 with errcode 47001 and an errmsg that says what is wrong;
-// a wrong method HTTP 405 with errcode 43001 (require GET) or 43002
-// (require POST). Admin calls are not counted by Calls and no fault applies
-// to them. Anyone who can reach the server can use them, and no credentials
-// are asked for: the server is a fake.
+// With this option the server also logs the latest 1000 requests to its
+// WeChat paths (not those to other paths, which keep nothing), for
+// PathAdminRequests: each entry is {"method","path","query","status",
+// "errcode","fault","time"}, the query with the values of access_token and
+// secret replaced by "REDACTED" (re-encoded, at most 1024 bytes), status 0
+// when no answer went out (DropNext, or the client went away), errcode that
+// of a JSON answer (0 if it has none) or null, fault the scripted or random
+// fault applied ("fail", "status", "raw", "drop", "delay"; absent if none),
+// time the arrival in Unix seconds of the server's clock.
 //
 // Without this option, as on WeChat, those paths answer 404 like any
 // unknown path; Calls still counts them.
