@@ -33,9 +33,12 @@ const maxAdminOpenID = 128
 // adminAdvance cannot overflow.
 const maxAdvance = float64(math.MaxInt64 / int64(time.Second))
 
+// maxQueuedFaults bounds the faults the admin API queues for one path.
+const maxQueuedFaults = 1000
+
 // adminRoute is how the admin API answers one path: the HTTP method it
 // takes, and its handler. The handlers run without s.mu: they call the
-// Server's methods.
+// Server's methods, or take s.mu themselves.
 type adminRoute struct {
 	method string
 	route
@@ -44,10 +47,32 @@ type adminRoute struct {
 // adminRoutes are the admin paths; any other path under adminPrefix answers
 // 404.
 var adminRoutes = map[string]adminRoute{
-	PathAdminInteract:     {http.MethodPost, withBody((*Server).adminInteract)},
-	PathAdminAdvance:      {http.MethodPost, withBody((*Server).adminAdvance)},
+	PathAdminInteract:     {http.MethodPost, withAdmin((*Server).adminInteract)},
+	PathAdminAddUser:      {http.MethodPost, withAdmin((*Server).adminAddUser)},
+	PathAdminUnfollow:     {http.MethodPost, withAdmin((*Server).adminUnfollow)},
+	PathAdminWindow:       {http.MethodGet, withQuery((*Server).adminWindow)},
+	PathAdminTyping:       {http.MethodGet, withOpenID((*Server).adminTyping)},
+	PathAdminMessages:     {http.MethodGet, withOpenID((*Server).adminMessages)},
+	PathAdminAdvance:      {http.MethodPost, withAdmin((*Server).adminAdvance)},
+	PathAdminNow:          {http.MethodGet, withNothing((*Server).adminNow)},
 	PathAdminRotateTokens: {http.MethodPost, withNothing((*Server).adminRotateTokens)},
-	PathAdminMessages:     {http.MethodGet, withQuery((*Server).adminMessages)},
+	PathAdminTokens:       {http.MethodGet, withNothing((*Server).adminTokens)},
+	PathAdminReset:        {http.MethodPost, withNothing((*Server).adminReset)},
+	PathAdminFailNext:     {http.MethodPost, faultRoute(faultFail)},
+	PathAdminDropNext:     {http.MethodPost, faultRoute(faultDrop)},
+	PathAdminStatusNext:   {http.MethodPost, faultRoute(faultStatus)},
+	PathAdminDelayNext:    {http.MethodPost, faultRoute(faultDelay)},
+	PathAdminRawNext:      {http.MethodPost, faultRoute(faultRaw)},
+	PathAdminCalls:        {http.MethodGet, withWeChatPath((*Server).adminCalls)},
+	PathAdminRequests:     {http.MethodGet, withWeChatPath((*Server).adminRequests)},
+	PathAdminAddMedia:     {http.MethodPost, withAdmin((*Server).adminAddMedia)},
+	PathAdminUploads:      {http.MethodGet, withNothing((*Server).adminUploads)},
+	PathAdminAddAccount:   {http.MethodPost, withAdmin((*Server).adminAddAccount)},
+	PathAdminSetOnline:    {http.MethodPost, withAdmin((*Server).adminSetOnline)},
+	PathAdminAcceptInvite: {http.MethodPost, withAdmin((*Server).adminAcceptInvite)},
+	PathAdminAddWaiting:   {http.MethodPost, withAdmin((*Server).adminAddWaiting)},
+	PathAdminSession:      {http.MethodGet, withOpenID((*Server).adminSession)},
+	PathAdminAddRecord:    {http.MethodPost, withAdmin((*Server).adminAddRecord)},
 }
 
 // serveAdmin answers an admin request (WithAdminAPI): 404 for an unknown
@@ -68,52 +93,177 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) reply {
 	return rt.serve(s, &request{query: r.URL.Query(), body: body})
 }
 
-// adminInteract answers PathAdminInteract: Interact.
-func (s *Server) adminInteract(body []byte) reply {
-	var req struct {
-		OpenID string `json:"openid"`
-		Action string `json:"action"`
-	}
-	const want = `want {"openid":"o1","action":"UserMessage"}`
-	if err := decodeAdmin(body, &req); err != nil {
-		return badRequest(want + ": " + err.Error())
-	}
+// adminBody is the body of a POST admin endpoint, as a pointer to the
+// struct it decodes into: want is an example of the body, check what is
+// wrong with a decoded one ("" if nothing).
+type adminBody[T any] interface {
+	*T
+	want() string
+	check() string
+}
+
+// withAdmin's route decodes the body strictly into the handler's request
+// type and checks it, answering 400 when it cannot, then calls h.
+func withAdmin[T any, P adminBody[T]](h func(*Server, P) reply) route {
+	return route{serve: func(s *Server, r *request) reply {
+		req := P(new(T))
+		if err := decodeAdmin(r.body, req); err != nil {
+			return badRequest("want " + req.want() + ": " + err.Error())
+		}
+		if problem := req.check(); problem != "" {
+			return badRequest(problem)
+		}
+		return h(s, req)
+	}}
+}
+
+// withOpenID's route passes h the query's openid, answering 400 without one.
+func withOpenID(h func(*Server, string) reply) route {
+	return withQuery(func(s *Server, q url.Values) reply {
+		openID := q.Get("openid")
+		if openID == "" {
+			return badRequest("openid missing: want ?openid=OPENID")
+		}
+		return h(s, openID)
+	})
+}
+
+// idProblem says what is wrong with an id the admin API keeps (an openid,
+// a media id, a kf_account...) named field: missing, or too long.
+func idProblem(field, id, want string) string {
 	switch {
-	case req.OpenID == "":
-		return badRequest("openid missing: " + want)
-	case len(req.OpenID) > maxAdminOpenID:
-		return badRequest(fmt.Sprintf("openid longer than %d bytes", maxAdminOpenID))
+	case id == "":
+		return field + " missing: want " + want
+	case len(id) > maxAdminOpenID:
+		return fmt.Sprintf("%s longer than %d bytes", field, maxAdminOpenID)
 	}
-	a, err := kefu.ParseAction(req.Action)
+	return ""
+}
+
+// userReq is the body of the endpoints that name a user.
+type userReq struct {
+	OpenID string `json:"openid"`
+}
+
+func (*userReq) want() string    { return `{"openid":"o1"}` }
+func (r *userReq) check() string { return idProblem("openid", r.OpenID, r.want()) }
+
+// interactReq is the body of PathAdminInteract.
+type interactReq struct {
+	OpenID string `json:"openid"`
+	Action string `json:"action"`
+	action Action // Action, parsed by check
+}
+
+func (*interactReq) want() string { return `{"openid":"o1","action":"UserMessage"}` }
+
+func (r *interactReq) check() string {
+	if p := idProblem("openid", r.OpenID, r.want()); p != "" {
+		return p
+	}
+	a, err := kefu.ParseAction(r.Action)
 	if err != nil {
-		return badRequest(ruleOf(err))
+		return ruleOf(err)
 	}
-	s.Interact(req.OpenID, a)
+	r.action = a
+	return ""
+}
+
+// adminInteract answers PathAdminInteract: Interact.
+func (s *Server) adminInteract(req *interactReq) reply {
+	s.Interact(req.OpenID, req.action)
 	return okReply()
 }
 
-// adminAdvance answers PathAdminAdvance: Advance, and the server's new time.
-func (s *Server) adminAdvance(body []byte) reply {
-	var req struct {
-		Seconds *float64 `json:"seconds"`
+// adminAddUser answers PathAdminAddUser: AddUser.
+func (s *Server) adminAddUser(req *userReq) reply {
+	s.AddUser(req.OpenID)
+	return okReply()
+}
+
+// adminUnfollow answers PathAdminUnfollow: Unfollow.
+func (s *Server) adminUnfollow(req *userReq) reply {
+	s.Unfollow(req.OpenID)
+	return okReply()
+}
+
+// adminWindow answers PathAdminWindow: Window.
+func (s *Server) adminWindow(q url.Values) reply {
+	const want = "want ?openid=OPENID&action=UserMessage"
+	openID := q.Get("openid")
+	if openID == "" {
+		return badRequest("openid missing: " + want)
 	}
-	const want = `want {"seconds":N}, N >= 0`
-	if err := decodeAdmin(body, &req); err != nil {
-		return badRequest(want + ": " + err.Error())
+	a, err := kefu.ParseAction(q.Get("action"))
+	if err != nil {
+		return badRequest(ruleOf(err))
 	}
+	w := s.Window(openID, a)
+	return jsonReply(struct {
+		Open   bool  `json:"open"`
+		Closes int64 `json:"closes"`
+		Left   int   `json:"left"`
+	}{w.Open, unixOrZero(w.Closes), w.Left})
+}
+
+// adminTyping answers PathAdminTyping: Typing.
+func (s *Server) adminTyping(openID string) reply {
+	return jsonReply(struct {
+		Typing bool `json:"typing"`
+	}{s.Typing(openID)})
+}
+
+// adminMessages answers PathAdminMessages: Messages, [] when none.
+func (s *Server) adminMessages(openID string) reply {
+	msgs := s.Messages(openID)
+	if msgs == nil {
+		msgs = []kefu.Message{}
+	}
+	return jsonReply(msgs)
+}
+
+// advanceReq is the body of PathAdminAdvance.
+type advanceReq struct {
+	Seconds *float64 `json:"seconds"`
+}
+
+func (*advanceReq) want() string    { return `{"seconds":N}, N >= 0` }
+func (r *advanceReq) check() string { return secondsProblem(r.Seconds, r.want()) }
+
+// secondsProblem says what is wrong with a duration in seconds.
+func secondsProblem(seconds *float64, want string) string {
 	switch {
-	case req.Seconds == nil:
-		return badRequest("seconds missing: " + want)
-	case *req.Seconds < 0:
-		return badRequest("negative seconds: the server clock does not go back")
-	case *req.Seconds > maxAdvance:
-		return badRequest(fmt.Sprintf("seconds above %.0f", maxAdvance))
+	case seconds == nil:
+		return "seconds missing: want " + want
+	case *seconds < 0:
+		return "negative seconds: the server clock does not go back"
+	case *seconds > maxAdvance:
+		return fmt.Sprintf("seconds above %.0f", maxAdvance)
 	}
-	s.Advance(time.Duration(*req.Seconds * float64(time.Second)))
+	return ""
+}
+
+// duration is seconds, which secondsProblem accepted, as a time.Duration.
+func duration(seconds *float64) time.Duration {
+	return time.Duration(*seconds * float64(time.Second))
+}
+
+// adminAdvance answers PathAdminAdvance: Advance, and the server's new time.
+func (s *Server) adminAdvance(req *advanceReq) reply {
+	s.Advance(duration(req.Seconds))
 	return jsonReply(struct {
 		wechatAnswer
 		Now int64 `json:"now"`
 	}{wechatAnswer{0, "ok"}, s.Now().Unix()})
+}
+
+// adminNow answers PathAdminNow: Now.
+func (s *Server) adminNow() reply {
+	now := s.Now()
+	return jsonReply(struct {
+		Now  int64  `json:"now"`
+		Time string `json:"time"`
+	}{now.Unix(), now.Format(time.RFC3339Nano)})
 }
 
 // adminRotateTokens answers PathAdminRotateTokens: RotateTokens.
@@ -122,17 +272,21 @@ func (s *Server) adminRotateTokens() reply {
 	return okReply()
 }
 
-// adminMessages answers PathAdminMessages: Messages, [] when none.
-func (s *Server) adminMessages(q url.Values) reply {
-	openID := q.Get("openid")
-	if openID == "" {
-		return badRequest("openid missing: want " + PathAdminMessages + "?openid=OPENID")
+// adminTokens answers PathAdminTokens: IssuedTokens.
+func (s *Server) adminTokens() reply { return jsonReply(s.IssuedTokens()) }
+
+// adminReset answers PathAdminReset: Reset.
+func (s *Server) adminReset() reply {
+	s.Reset()
+	return okReply()
+}
+
+// unixOrZero is t in Unix seconds, 0 for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-	msgs := s.Messages(openID)
-	if msgs == nil {
-		msgs = []kefu.Message{}
-	}
-	return jsonReply(msgs)
+	return t.Unix()
 }
 
 // adminError is an admin endpoint's error answer: WeChat's shape, without

@@ -51,10 +51,20 @@
 // then answer late). InjectRandom adds seeded random faults to a share of
 // the calls, for load tests. Calls and Messages record what arrived.
 //
+// Reset puts the server back in a new server's state (but its credentials
+// and clock), for a test that reuses one server.
+//
 // WithListener serves on a listener of your own (a fixed address), and
-// WithAdminAPI adds HTTP endpoints under /kefutest/ (interact, advance,
-// rotate_tokens, messages) for tests written in other languages; the kefu
-// command's "kefu fake" runs such a server as a standalone process.
+// WithAdminAPI adds HTTP endpoints under /kefutest/ for tests written in
+// other languages, one for each method above (the PathAdmin constants):
+// users and windows (interact, add_user, unfollow, window, typing,
+// messages), the clock (advance, now), tokens (rotate_tokens, tokens),
+// faults (fail_next, drop_next, status_next, delay_next, raw_next), calls
+// and a log of the latest 1000 requests with credentials redacted
+// (requests), media (add_media, uploads), accounts and sessions
+// (add_account, set_online, accept_invite, add_waiting, session,
+// add_record) and reset. The kefu command's "kefu fake" runs such a server
+// as a standalone process.
 //
 // The server keeps what the calls it carries out create, for the test to
 // inspect: tokens issued, messages and records accepted, uploads, users and
@@ -62,8 +72,10 @@
 // refuses keep nothing: a made-up path is not even counted by Calls, and a
 // bad token, bad credentials or an unknown user leave at most the count of
 // one of its own paths. So a flood of garbage, say at a "kefu fake" process,
-// is held in bounded memory. The admin API takes openids of at most 128
-// bytes.
+// is held in bounded memory. The admin API takes ids of at most 128 bytes
+// and queues at most 1000 faults a path; its request log keeps the latest
+// 1000 requests to the WeChat paths, each cut to a bounded size, and none
+// to other paths.
 //
 // A Server has no global state and needs no *testing.T; it is safe for
 // concurrent use, so parallel tests may each run their own.

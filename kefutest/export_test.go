@@ -30,6 +30,7 @@ func (s *Server) Kept() map[string]int {
 		"records":  len(s.mg.records),
 		"uploads":  len(s.mg.uploads),
 		"expires":  len(s.mg.expires),
+		"requests": len(s.log.ring),
 	} {
 		if n > 0 {
 			out[name] = n

@@ -47,7 +47,7 @@ func (f *fault) reply() reply {
 // Errcode -1 ("system error") is what WeChat answers when busy; errcode 0
 // answers success while doing nothing.
 func (s *Server) FailNext(path string, n, errcode int) {
-	s.addFault(path, n, fault{kind: faultFail, code: errcode})
+	s.addFault(path, n, fault{kind: faultFail, code: errcode}, 0)
 }
 
 // DropNext makes the next n calls to path act (a message is delivered and
@@ -57,7 +57,7 @@ func (s *Server) FailNext(path string, n, errcode int) {
 // itself when a reused keep-alive connection closes unanswered: Calls then
 // counts the resend too, and the client sees its answer.
 func (s *Server) DropNext(path string, n int) {
-	s.addFault(path, n, fault{kind: faultDrop})
+	s.addFault(path, n, fault{kind: faultDrop}, 0)
 }
 
 // StatusNext makes the next n calls to path answer an HTML error page (as a
@@ -65,7 +65,7 @@ func (s *Server) DropNext(path string, n int) {
 // acting.
 func (s *Server) StatusNext(path string, n, status int) {
 	checkStatus(status)
-	s.addFault(path, n, fault{kind: faultStatus, status: status})
+	s.addFault(path, n, fault{kind: faultStatus, status: status}, 0)
 }
 
 // RawNext makes the next n calls to path answer body as is, with HTTP
@@ -73,7 +73,7 @@ func (s *Server) StatusNext(path string, n, status int) {
 // without acting: for tests of garbled, truncated or oddly shaped answers.
 func (s *Server) RawNext(path string, n, status int, body []byte) {
 	checkStatus(status)
-	s.addFault(path, n, fault{kind: faultRaw, status: status, body: append([]byte(nil), body...)})
+	s.addFault(path, n, fault{kind: faultRaw, status: status, body: append([]byte(nil), body...)}, 0)
 }
 
 // DelayNext makes the next n calls to path act on arrival and hold the
@@ -81,7 +81,7 @@ func (s *Server) RawNext(path string, n, status int, body []byte) {
 // (its context ends, and no answer is sent) or when the server closes (the
 // answer is sent).
 func (s *Server) DelayNext(path string, n int, d time.Duration) {
-	s.addFault(path, n, fault{kind: faultDelay, delay: d})
+	s.addFault(path, n, fault{kind: faultDelay, delay: d}, 0)
 }
 
 func checkStatus(status int) {
@@ -91,22 +91,28 @@ func checkStatus(status int) {
 }
 
 // addFault queues f for the next n calls to path, after the faults already
-// queued there. n == 0 queues nothing; a negative n panics.
-func (s *Server) addFault(path string, n int, f fault) {
+// queued there, and reports whether it did: not when limit > 0 and limit
+// faults are queued there already. n == 0 queues nothing; a negative n
+// panics.
+func (s *Server) addFault(path string, n int, f fault, limit int) bool {
 	if n < 0 {
 		panic("kefutest: a fault needs n >= 0 calls")
 	}
 	if n == 0 {
-		return
+		return true
 	}
 	f.left = n
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if limit > 0 && len(s.faults[path]) >= limit {
+		return false
+	}
 	q := append(s.faults[path], &f)
 	if last := len(q) - 1; last > 0 && q[last-1].kind == faultRandom {
 		q[last-1], q[last] = q[last], q[last-1] // InjectRandom's mix stays last
 	}
 	s.faults[path] = q
+	return true
 }
 
 // arrive counts a call to path, if the server knows it (see Calls), and

@@ -104,30 +104,47 @@ func (s *Server) AddAccount(kfAccount, nickname string) {
 // account without one binds it as if the invitation were accepted (the
 // invited WeChat ID, or "wx_" and the prefix). An unknown account panics.
 func (s *Server) SetOnline(kfAccount string, online bool) {
+	if !s.setOnline(kfAccount, online) {
+		panic("kefutest: SetOnline: unknown account " + kfAccount)
+	}
+}
+
+// setOnline is SetOnline, reporting false for an unknown account.
+func (s *Server) setOnline(kfAccount string, online bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.mg.accounts[kfAccount]
 	if a == nil {
-		panic("kefutest: SetOnline: unknown account " + kfAccount)
+		return false
 	}
 	if online && a.worker == "" {
 		a.bind(kfAccount)
 	}
 	a.online = online
+	return true
 }
 
 // AcceptInvite makes the worker invited to kfAccount (InviteWorker) accept:
 // the account is bound to that WeChat ID, still offline. An unknown account,
 // or one without a pending invitation, panics.
 func (s *Server) AcceptInvite(kfAccount string) {
+	if !s.acceptInvite(kfAccount) {
+		panic("kefutest: AcceptInvite: no pending invitation for " + kfAccount)
+	}
+}
+
+// acceptInvite is AcceptInvite, reporting false for an unknown account or
+// one without a pending invitation.
+func (s *Server) acceptInvite(kfAccount string) bool {
 	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.mg.accounts[kfAccount]
 	if a == nil || a.worker != "" || a.inviteWx == "" || !now.Before(a.inviteExpires) {
-		panic("kefutest: AcceptInvite: no pending invitation for " + kfAccount)
+		return false
 	}
 	a.bind(kfAccount)
+	return true
 }
 
 // bind binds the invited worker, or a made-up one.

@@ -14,7 +14,7 @@ func TestMediaKinds(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	srv.Interact("alice", kefutest.Payment)
-	for kind, id := range map[string]string{
+	for kind, id := range map[kefutest.MediaKind]string{
 		kefutest.MediaImage: "img", kefutest.MediaVoice: "voc", kefutest.MediaVideo: "vid",
 		kefutest.MediaThumb: "thm", kefutest.MediaMPNews: "mpn", kefutest.MediaArticle: "art",
 		kefutest.MediaCard: "crd",

@@ -102,7 +102,7 @@ func (s *Server) checkContent(m *kefu.Message) int {
 }
 
 // mediaKinds is the media kind of a *kefu.Media body, by msgtype.
-var mediaKinds = map[kefu.MsgType]string{
+var mediaKinds = map[kefu.MsgType]MediaKind{
 	kefu.TypeImage:  MediaImage,
 	kefu.TypeVoice:  MediaVoice,
 	kefu.TypeMPNews: MediaMPNews,

@@ -46,17 +46,6 @@ const (
 	PathMsgRecords     = "/customservice/msgrecord/getmsglist"     // POST {starttime, endtime, msgid, number}
 )
 
-// The admin endpoints of WithAdminAPI: they drive the fake from outside its
-// process, for programs that cannot call the Server's methods (kefu fake).
-// They are not WeChat's: a server without WithAdminAPI answers 404 there, as
-// WeChat would.
-const (
-	PathAdminInteract     = "/kefutest/interact"      // POST {"openid":"o1","action":"UserMessage"}: Interact
-	PathAdminAdvance      = "/kefutest/advance"       // POST {"seconds":3600}: Advance
-	PathAdminRotateTokens = "/kefutest/rotate_tokens" // POST, no body: RotateTokens
-	PathAdminMessages     = "/kefutest/messages"      // GET ?openid=o1: Messages, as a JSON array
-)
-
 // maxBody bounds a request body; larger bodies answer 45002.
 const maxBody = 1 << 20
 
@@ -81,10 +70,11 @@ type Server struct {
 	mu     sync.Mutex
 	tokens tokenBook
 	users  map[string]*user
-	media  map[string]string // media id -> kind
+	media  map[string]MediaKind // media id -> kind
 	calls  map[string]int
 	faults map[string][]*fault
 	mg     manage // accounts, sessions, records, uploads; see manage.go
+	log    reqLog // the latest requests, kept with WithAdminAPI only
 }
 
 // config is what the ServerOptions set.
@@ -155,26 +145,36 @@ func WithListener(l net.Listener) ServerOption {
 }
 
 // WithAdminAPI adds the admin endpoints, for driving a fake that runs as a
-// process of its own (kefu fake) from a test written in any language:
+// process of its own (kefu fake) from a test written in any language. The
+// PathAdmin constants list them, each with its body or query: a user's
+// state (interact, add_user, unfollow, window, typing, messages), the clock
+// (advance, now), tokens (rotate_tokens, tokens), every fault (fail_next,
+// drop_next, status_next, delay_next, raw_next), call counts and the
+// request log (calls, requests), media (add_media, uploads), accounts,
+// sessions and records (add_account, set_online, accept_invite,
+// add_waiting, session, add_record), and reset. Each constant's doc names
+// the Server method it calls.
 //
-//   - POST PathAdminInteract {"openid":"o1","action":"UserMessage"} calls
-//     Interact; "action" is an Action's String, case-insensitive. The
-//     openid has at most 128 bytes (WeChat's have 28 characters).
-//   - POST PathAdminAdvance {"seconds":3600} calls Advance (seconds from 0
-//     to 9223372036, what a time.Duration holds; fractions allowed) and
-//     answers the server's new time as "now", in Unix seconds. As Advance,
-//     it stops adding once the clock is about 292 years ahead.
-//   - POST PathAdminRotateTokens calls RotateTokens; the body is ignored.
-//   - GET PathAdminMessages?openid=o1 answers Messages as a JSON array of
-//     the messages' bodies, [] if none.
+// POST endpoints take one JSON object, decoded strictly, and answer
+// {"errcode":0,"errmsg":"ok"} (advance adds "now"); reset and
+// rotate_tokens ignore their bodies. GET endpoints answer their data as
+// JSON. A bad request answers HTTP 400 with errcode 47001 and an errmsg that
+// says what is wrong; a wrong method HTTP 405 with errcode 43001 (require
+// GET) or 43002 (require POST). Ids (openids, media ids, kf_accounts) have
+// at most 128 bytes; at most 1000 faults are queued per path. Admin calls
+// are not counted by Calls, not logged, and no fault applies to them.
+// Anyone who can reach the server can use them, and no credentials are
+// asked for: the server is a fake.
 //
-// The POST endpoints answer {"errcode":0,"errmsg":"ok"} (advance adds
-// "now"). A bad request
-// answers HTTP 400 with errcode 47001 and an errmsg that says what is wrong;
-// a wrong method HTTP 405 with errcode 43001 (require GET) or 43002
-// (require POST). Admin calls are not counted by Calls and no fault applies
-// to them. Anyone who can reach the server can use them, and no credentials
-// are asked for: the server is a fake.
+// With this option the server also logs the latest 1000 requests to its
+// WeChat paths (not those to other paths, which keep nothing), for
+// PathAdminRequests: each entry is {"method","path","query","status",
+// "errcode","fault","time"}, the query with the values of access_token and
+// secret replaced by "REDACTED" (re-encoded, at most 1024 bytes), status 0
+// when no answer went out (DropNext, or the client went away), errcode that
+// of a JSON answer (0 if it has none) or null, fault the scripted or random
+// fault applied ("fail", "status", "raw", "drop", "delay"; absent if none),
+// time the arrival in Unix seconds of the server's clock.
 //
 // Without this option, as on WeChat, those paths answer 404 like any
 // unknown path; Calls still counts them.
@@ -197,12 +197,8 @@ func NewServer(opts ...ServerOption) *Server {
 		AppSecret: cfg.secret,
 		cfg:       cfg,
 		closing:   make(chan struct{}),
-		tokens:    tokenBook{all: make(map[string]*token)},
-		users:     make(map[string]*user),
-		media:     make(map[string]string),
-		calls:     make(map[string]int),
-		faults:    make(map[string][]*fault),
 	}
+	s.clear()
 	if s.AppID == "" {
 		s.AppID = "wx" + randHex(8)
 		s.AppSecret = randHex(16)
@@ -228,6 +224,31 @@ func (s *Server) Close() {
 		close(s.closing)
 		s.ts.Close()
 	})
+}
+
+// Reset puts the server back in the state of a new one: no users (so no
+// windows, messages or typing states), media, uploads, accounts, sessions,
+// waiting users or records; every token issued so far is forgotten (a call
+// with one answers 40001); no faults, scripted or random; every Calls count
+// 0; an empty request log. The credentials, the options and the clock stay:
+// the clock never goes back. A request in flight during Reset may still act,
+// be counted or be logged after it.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clear()
+}
+
+// clear sets the state that calls change to a new server's. s.mu must be
+// held, or s not shared yet.
+func (s *Server) clear() {
+	s.tokens = tokenBook{all: make(map[string]*token)}
+	s.users = make(map[string]*user)
+	s.media = make(map[string]MediaKind)
+	s.calls = make(map[string]int)
+	s.faults = make(map[string][]*fault)
+	s.mg = manage{}
+	s.log = reqLog{}
 }
 
 // FastRetry returns the retry policy Client uses: kefu's default (3
@@ -295,13 +316,40 @@ func known(path string) bool {
 }
 
 // serveHTTP counts the request, applies the path's next fault if any, and
-// otherwise answers as WeChat would.
+// otherwise answers as WeChat would; with WithAdminAPI, it logs the request
+// before the answer goes out.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.admin && strings.HasPrefix(r.URL.Path, adminPrefix) {
 		s.serveAdmin(w, r).write(w)
 		return
 	}
+	at := s.Now()
 	f := s.arrive(r.URL.Path)
+	rep, out := s.respond(w, r, f)
+	if s.cfg.admin {
+		s.logRequest(r, at, f, rep, out)
+	}
+	switch out {
+	case answered:
+		rep.write(w)
+	case hungUp:
+		hangUp(w)
+	}
+}
+
+// outcome is what becomes of a request: answered, cut off unanswered
+// (DropNext), or gone (the client went away first).
+type outcome uint8
+
+const (
+	answered outcome = iota
+	hungUp
+	gone
+)
+
+// respond carries out a request that took fault f (nil for none) and
+// returns the answer and what to do with it.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, f *fault) (reply, outcome) {
 	rt := routes[r.URL.Path]
 	req := &request{query: r.URL.Query()}
 	var err error
@@ -312,11 +360,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		req.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	}
 	if err != nil && !errors.As(err, &tooBig) {
-		return // the client went away
+		return reply{}, gone
 	}
 	if f != nil && !f.acts() {
-		f.reply().write(w)
-		return
+		return f.reply(), answered
 	}
 	var rep reply
 	if tooBig != nil {
@@ -324,18 +371,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		rep = s.handle(rt, req)
 	}
-	if f != nil {
-		switch f.kind {
-		case faultDrop:
-			hangUp(w)
-			return
-		case faultDelay:
-			if !s.hold(r, f.delay) {
-				return
-			}
-		}
+	switch {
+	case f == nil:
+	case f.kind == faultDrop:
+		return rep, hungUp
+	case f.kind == faultDelay && !s.hold(r, f.delay):
+		return rep, gone
 	}
-	rep.write(w)
+	return rep, answered
 }
 
 // request is what a handler reads of a call: its query and its body, the

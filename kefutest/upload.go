@@ -33,7 +33,7 @@ type uploadRule struct {
 // uploadRules are the temporary media kinds: over-size images and thumbs
 // answer 40009 (invalid image size), voice and video 40006 (invalid media
 // size).
-var uploadRules = map[string]uploadRule{
+var uploadRules = map[MediaKind]uploadRule{
 	MediaImage: {exts: []string{".png", ".jpeg", ".jpg", ".gif"}, max: 2 << 20, sizeCode: 40009},
 	MediaVoice: {exts: []string{".amr", ".mp3"}, max: 2 << 20, sizeCode: 40006},
 	MediaVideo: {exts: []string{".mp4"}, max: 10 << 20, sizeCode: 40006},
@@ -172,7 +172,7 @@ func (s *Server) keep(id, path, kind string, up *upload, now time.Time) {
 // kind, for Send, and expires 3 days later on the server's clock (then
 // 40007). A thumb's id comes back as thumb_media_id, as WeChat does.
 func (s *Server) uploadMedia(q url.Values, up *upload) reply {
-	kind := q.Get("type")
+	kind := MediaKind(q.Get("type"))
 	rule, ok := uploadRules[kind]
 	if !ok {
 		return errReply(40004)
@@ -187,12 +187,12 @@ func (s *Server) uploadMedia(q url.Values, up *upload) reply {
 		s.mg.expires = make(map[string]time.Time)
 	}
 	s.mg.expires[id] = now.Add(mediaLife)
-	s.keep(id, PathMediaUpload, kind, up, now)
+	s.keep(id, PathMediaUpload, string(kind), up, now)
 	a := struct {
-		Type         string `json:"type"`
-		MediaID      string `json:"media_id,omitempty"`
-		ThumbMediaID string `json:"thumb_media_id,omitempty"`
-		CreatedAt    int64  `json:"created_at"`
+		Type         MediaKind `json:"type"`
+		MediaID      string    `json:"media_id,omitempty"`
+		ThumbMediaID string    `json:"thumb_media_id,omitempty"`
+		CreatedAt    int64     `json:"created_at"`
 	}{Type: kind, MediaID: id, CreatedAt: now.Unix()}
 	if kind == MediaThumb {
 		a.MediaID, a.ThumbMediaID = "", id

@@ -41,20 +41,48 @@ work too, for 3 days of the fake's clock. An --account is a customer-service
 account kf_account:nickname (kf_account is prefix@account, the prefix 1 to
 10 of A-Z, a-z, 0-9, _; the nickname 1 to 16 characters), without a worker.
 
-Admin endpoints, for tests to script users and the clock over HTTP (not
-WeChat's, no credentials asked). They answer {"errcode":0,"errmsg":"ok"},
-or HTTP 400 (405: wrong method) and an errmsg that says what is wrong:
+Admin endpoints, for tests to script users, faults and the clock over HTTP
+(not WeChat's, no credentials asked; go doc kefutest.WithAdminAPI). POSTs
+take a JSON object and answer {"errcode":0,"errmsg":"ok"}, GETs answer
+JSON; a bad request HTTP 400 (405: wrong method) and an errmsg that says
+what is wrong. Ids (openid, media_id, kf_account) have at most 128 bytes.
   POST /kefutest/interact       {"openid":"o9","action":"UserMessage"}
         the user acted, opening a reply window (a new user follows first).
         Actions: UserMessage (5 replies in 48 h), MenuClick, Follow, Scan
         (3 in 1 min), Payment (unlimited in 48 h), EnterSession (2 in 1 min).
-        The openid has at most 128 bytes (WeChat's have 28 characters).
+  POST /kefutest/add_user       {"openid":"o9"}  a follower, no window (45015)
+  POST /kefutest/unfollow       {"openid":"o9"}  unfollows: windows close
+  GET  /kefutest/window?openid=o9&action=UserMessage   {"open","closes","left"}
+  GET  /kefutest/typing?openid=o9                      {"typing":false}
+  GET  /kefutest/messages?openid=o1
+        the messages accepted for the user, oldest first, as a JSON array
   POST /kefutest/advance        {"seconds":3600}
         move the fake's clock on: windows close, tokens and media expire
         (answers the new time as "now", Unix seconds)
+  GET  /kefutest/now            {"now":UNIX,"time":"RFC 3339"}
   POST /kefutest/rotate_tokens  kill every access token, as a secret reset does
-  GET  /kefutest/messages?openid=o1
-        the messages accepted for the user, oldest first, as a JSON array
+  GET  /kefutest/tokens         every token issued, as a JSON array
+  POST /kefutest/reset          back to a fresh fake: users, faults, media,
+        accounts, sessions, records, tokens, counts and the request log
+        (the credentials and the clock stay)
+  POST /kefutest/fail_next      {"path":"/cgi-bin/token","n":1,"errcode":-1}
+  POST /kefutest/drop_next      {"path":...,"n":1}  act, then hang up
+  POST /kefutest/status_next    {"path":...,"n":1,"status":503}  an HTML page
+  POST /kefutest/delay_next     {"path":...,"n":1,"seconds":2}  act, answer late
+  POST /kefutest/raw_next       {"path":...,"n":1,"status":200,"body":"{"}
+        the next n calls to a WeChat path meet the fault (1000 queued at most)
+  GET  /kefutest/calls[?path=P] calls per WeChat path, {"/cgi-bin/token":1,...}
+  GET  /kefutest/requests[?path=P]
+        the latest 1000 requests to WeChat paths, oldest first: method, path,
+        query (access_token and secret REDACTED), status, errcode, fault, time
+  POST /kefutest/add_media      {"kind":"image","media_id":"m1"}
+  GET  /kefutest/uploads        the files uploaded, as a JSON array
+  POST /kefutest/add_account    {"kf_account":"kf01@shop","nickname":"Alice"}
+  POST /kefutest/set_online     {"kf_account":"kf01@shop","online":true}
+  POST /kefutest/accept_invite  {"kf_account":"kf01@shop"}
+  POST /kefutest/add_waiting    {"openid":"o9"}  the user waits for a session
+  GET  /kefutest/session?openid=o9                     {"kf_account":""}
+  POST /kefutest/add_record     {"openid":"o9","opercode":2001,"text":"hi"}
 e.g. curl -d '{"openid":"o9","action":"UserMessage"}' http://127.0.0.1:8080/kefutest/interact
 
 Seed file (every field optional; flags add to it, --appid/--secret win):
@@ -154,8 +182,12 @@ type account struct{ kfAccount, nickname string }
 // mediaKinds are the kinds of media a seed may hold, in the order the
 // banner lists them.
 func mediaKinds() []string {
-	return []string{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
-		kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard}
+	var out []string
+	for _, k := range []kefutest.MediaKind{kefutest.MediaImage, kefutest.MediaVoice, kefutest.MediaVideo,
+		kefutest.MediaThumb, kefutest.MediaMPNews, kefutest.MediaArticle, kefutest.MediaCard} {
+		out = append(out, string(k))
+	}
+	return out
 }
 
 func (s *seed) read(name string) error {
@@ -240,7 +272,7 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 	var seeded, accounts []string
 	for _, kind := range mediaKinds() {
 		for _, id := range s.Media[kind] {
-			srv.AddMedia(kind, id)
+			srv.AddMedia(kefutest.MediaKind(kind), id)
 			seeded = append(seeded, kind+":"+id)
 		}
 	}
@@ -259,8 +291,8 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 	fmt.Fprintf(w, "  media:     %s\n", listOrNone(seeded, ""))
 	fmt.Fprintf(w, "  accounts:  %s\n", listOrNone(accounts, ""))
 	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", srv.URL)
-	fmt.Fprintln(w, "             POST /kefutest/advance {\"seconds\":3600}, POST /kefutest/rotate_tokens,")
-	fmt.Fprintln(w, "             GET /kefutest/messages?openid=o9 (kefu help fake)")
+	fmt.Fprintln(w, "             POST /kefutest/advance {\"seconds\":3600}, POST /kefutest/fail_next,")
+	fmt.Fprintln(w, "             GET /kefutest/requests, POST /kefutest/reset ... (kefu help fake)")
 	fmt.Fprintf(w, "try: KEFU_APPID=%s KEFU_SECRET=%s kefu send --base-url %s --to OPENID --text hello\n",
 		srv.AppID, srv.AppSecret, srv.URL)
 	fmt.Fprintln(w, "ready; SIGINT (Ctrl-C) or SIGTERM stops it")

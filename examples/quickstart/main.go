@@ -75,7 +75,7 @@ func tour(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "fake WeChat at %s, app %s\n", srv.URL, srv.AppID)
 
 	// Media ids come from uploads on the real API; the fake takes them as given.
-	for kind, id := range map[string]string{kefutest.MediaImage: "img-1", kefutest.MediaVoice: "voice-1",
+	for kind, id := range map[kefutest.MediaKind]string{kefutest.MediaImage: "img-1", kefutest.MediaVoice: "voice-1",
 		kefutest.MediaVideo: "video-1", kefutest.MediaThumb: "thumb-1", kefutest.MediaMPNews: "draft-1",
 		kefutest.MediaArticle: "article-1", kefutest.MediaCard: "card-1"} {
 		srv.AddMedia(kind, id)
