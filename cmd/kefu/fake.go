@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -105,6 +106,9 @@ func fakeFlags(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&f.appID, "appid", "", "the fake account's app id (default: random)")
 	fs.StringVar(&f.secret, "secret", "", "the fake account's app secret (default: random)")
 	fs.BoolVar(&f.mini, "mini-program", false, "act as a Mini Program's API (text, image, link, miniprogrampage only)")
+	fs.Var(&f.followers, "follower", "an `OPENID` that follows the account but has no reply window: a send gets 45015 (repeatable)")
+	fs.BoolVar(&f.json, "json", false, "print only {\"url\",\"appid\",\"secret\"} as one JSON line when ready, for harnesses")
+	fs.StringVar(&f.readyFile, "ready-file", "", "when ready, write {\"url\",\"appid\",\"secret\"} as JSON to this `FILE`")
 	return f.run
 }
 
@@ -112,7 +116,9 @@ func fakeFlags(fs *flag.FlagSet) runFunc {
 type fakeRun struct {
 	addr, seedFile, appID, secret  string
 	users, payers, media, accounts listFlag
-	mini                           bool
+	followers                      listFlag
+	mini, json                     bool
+	readyFile                      string
 }
 
 // run serves the fake, seeded, until ctx ends.
@@ -121,7 +127,7 @@ func (f *fakeRun) run(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	return serveFake(ctx, e, f.addr, s, f.mini)
+	return serveFake(ctx, e, f, s)
 }
 
 // seed returns what the fake starts with: the seed file's users, media,
@@ -249,9 +255,9 @@ func splitAccount(kv string) (kfAccount, nickname string, err error) {
 }
 
 // serveFake runs a kefutest server seeded with s, which check accepted, on
-// addr until ctx ends, with the admin API on.
-func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) error {
-	ln, err := net.Listen("tcp", addr)
+// f.addr until ctx ends, with the admin API on.
+func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
 	}
@@ -259,10 +265,13 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 	if s.AppID != "" {
 		opts = append(opts, kefutest.WithApp(s.AppID, s.Secret))
 	}
-	if mini {
+	if f.mini {
 		opts = append(opts, kefutest.WithMiniProgram())
 	}
 	srv := kefutest.NewServer(opts...) // owns ln from here on
+	for _, u := range f.followers {
+		srv.AddUser(u)
+	}
 	for _, u := range s.Users {
 		srv.Interact(u, kefutest.UserMessage)
 	}
@@ -282,12 +291,22 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 	}
 
 	w := e.stdout
+	if err := f.announce(srv, e.stdout); err != nil {
+		srv.Close()
+		return err
+	}
+	done := w
+	if f.json {
+		// The JSON line is all stdout says; the end is said on stderr.
+		w, done = io.Discard, e.stderr
+	}
 	fmt.Fprintln(w, "kefu fake: a fake WeChat API (kefutest), not the real one")
 	fmt.Fprintf(w, "  URL:       %s\n", srv.URL)
 	fmt.Fprintf(w, "  AppID:     %s\n", srv.AppID)
 	fmt.Fprintf(w, "  AppSecret: %s\n", srv.AppSecret)
 	fmt.Fprintf(w, "  users:     %s\n", listOrNone(s.Users, " (5 replies in 48 h)"))
 	fmt.Fprintf(w, "  payers:    %s\n", listOrNone(s.PaymentUsers, " (unlimited replies in 48 h)"))
+	fmt.Fprintf(w, "  followers: %s\n", listOrNone(f.followers, " (no reply window: 45015 until they act)"))
 	fmt.Fprintf(w, "  media:     %s\n", listOrNone(seeded, ""))
 	fmt.Fprintf(w, "  accounts:  %s\n", listOrNone(accounts, ""))
 	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", srv.URL)
@@ -311,8 +330,41 @@ func serveFake(ctx context.Context, e *env, addr string, s *seed, mini bool) err
 	case <-closed:
 	case <-t.C:
 	}
-	fmt.Fprintln(w, "kefu fake: stopped")
+	fmt.Fprintln(done, "kefu fake: stopped")
 	return nil
+}
+
+// ready is what --json prints and --ready-file holds.
+type ready struct {
+	URL    string `json:"url"`
+	AppID  string `json:"appid"`
+	Secret string `json:"secret"`
+}
+
+// announce prints the ready line (--json) and writes the ready file
+// (--ready-file, through a rename, so a reader never sees half of it).
+func (f *fakeRun) announce(srv *kefutest.Server, stdout io.Writer) error {
+	if !f.json && f.readyFile == "" {
+		return nil
+	}
+	b, err := json.Marshal(ready{srv.URL, srv.AppID, srv.AppSecret})
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if f.readyFile != "" {
+		tmp := f.readyFile + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, f.readyFile); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		_, err = stdout.Write(b)
+	}
+	return err
 }
 
 func listOrNone(l []string, suffix string) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -129,4 +130,24 @@ func TestFakeHelp(t *testing.T) {
 		"GET  /kefutest/messages?openid=o1", "UserMessage", "Payment", `"accounts":["kf01@shop:Alice"]`} {
 		assert.Contains(t, r.stdout, want)
 	}
+}
+
+// TestFakeJSONForHarnesses: --json prints the URL and credentials as one
+// JSON line and nothing else on stdout, --ready-file writes the same, and a
+// --follower has no window: a send gets 45015.
+func TestFakeJSONForHarnesses(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "ready.json")
+	f := startFake(t, "--json", "--ready-file", file, "--follower", "o-follower", "--user", "o-writer")
+	var got struct{ URL, AppID, Secret string }
+	require.NoError(t, json.Unmarshal([]byte(f.banner), &got))
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, got.URL)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.JSONEq(t, f.banner, string(b))
+
+	r := f.kefu(t, "", "send", "--to", "o-follower", "--text", "hi")
+	assert.Equal(t, 1, r.code, r)
+	assert.Contains(t, r.stderr, "errcode 45015", r)
+	assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, "", "send", "--to", "o-writer", "--text", "hi"))
 }

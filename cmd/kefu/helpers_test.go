@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -148,6 +149,12 @@ func startFake(t *testing.T, args ...string) *fake {
 				t.Fatalf("kefu fake exited before its banner:\n%s", banner.String())
 			}
 			banner.WriteString(line + "\n")
+			if strings.HasPrefix(line, "{") { // --json: one line says it all
+				var r struct{ URL, AppID, Secret string }
+				require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+				f.URL, f.AppID, f.Secret, f.banner = r.URL, r.AppID, r.Secret, line
+				return f
+			}
 			if v := bannerField(line, "URL"); v != "" {
 				f.URL = v
 			}
@@ -221,7 +228,7 @@ func (f *fake) stop(t *testing.T, sig os.Signal) {
 	}
 	err := f.cmd.Wait()
 	assert.NoError(t, err, "kefu fake's exit; stderr: %s", f.stderr.String())
-	assert.Contains(t, rest.String(), "kefu fake: stopped")
+	assert.Contains(t, rest.String()+f.stderr.String(), "kefu fake: stopped") // stderr under --json
 	assert.NotContains(t, rest.String()+f.stderr.String(), f.Secret, "the fake printed its secret after the banner")
 }
 
