@@ -17,13 +17,18 @@ func accountsCommand() *command {
 		summary: "list the customer-service accounts (--online: those with a worker online)",
 		usage: `  kefu accounts             one line per account: kf_account, nickname, kf_id, invite status
   kefu accounts --online    one line per online account: kf_account, kf_id, status, sessions
+  kefu accounts --json      a JSON array, each account in the shape of WeChat's list:
+                            {"kf_account","kf_nick","kf_id","kf_headimgurl","kf_wx",
+                             "invite_wx","invite_expire_time","invite_status"}
+  kefu accounts --online --json   {"kf_account","status","kf_id","accepted_case"} each
 
 Fields are separated by tabs, so "cut -f1" gives the kf_accounts. The invite
 status is that of the last invitation of a worker (kefu.Client.InviteWorker)
 while none is bound: "waiting", "rejected" or "expired"; it is "bound" once a
 worker accepted, and "-" if no worker was ever invited. An online account's
 status is 1 for the web client; sessions counts the users it serves. With no
-account to list, stdout stays empty (a note goes to stderr).
+account to list, stdout stays empty (a note goes to stderr); with --json it
+is [].
 `,
 		flags: accountsFlags,
 	}
@@ -50,34 +55,30 @@ func (a *accountsRun) run(ctx context.Context, e *env, _ []string) error {
 	}
 	return a.api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
 		if a.online {
-			return listOnline(ctx, e, client)
+			return listOnline(ctx, e, client, a.api.out.json)
 		}
-		return listAll(ctx, e, client)
+		return listAll(ctx, e, client, a.api.out.json)
 	})
 }
 
 // listOnline prints the accounts with a worker online.
-func listOnline(ctx context.Context, e *env, client *kefu.Client) error {
+func listOnline(ctx context.Context, e *env, client *kefu.Client, asJSON bool) error {
 	list, err := client.OnlineAccounts(ctx)
 	if err != nil {
 		return err
 	}
-	for _, a := range list {
-		fmt.Fprintf(e.stdout, "%s\t%s\t%d\t%d\n", field(a.KfAccount), field(a.ID), a.Status, a.AcceptedCase)
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(e.stderr, "no customer-service account has a worker online")
-	}
-	return nil
+	return printList(e, asJSON, list, "no customer-service account has a worker online", func(a kefu.OnlineAccount) string {
+		return fmt.Sprintf("%s\t%s\t%d\t%d", field(a.KfAccount), field(a.ID), a.Status, a.AcceptedCase)
+	})
 }
 
 // listAll prints every account, with the state of its worker's invitation.
-func listAll(ctx context.Context, e *env, client *kefu.Client) error {
+func listAll(ctx context.Context, e *env, client *kefu.Client, asJSON bool) error {
 	list, err := client.Accounts(ctx)
 	if err != nil {
 		return err
 	}
-	for _, a := range list {
+	return printList(e, asJSON, list, "no customer-service accounts", func(a kefu.Account) string {
 		status := a.InviteStatus
 		switch {
 		case a.WeChatID != "":
@@ -85,10 +86,24 @@ func listAll(ctx context.Context, e *env, client *kefu.Client) error {
 		case status == "":
 			status = "-"
 		}
-		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", field(a.KfAccount), field(a.Nickname), field(a.ID), field(status))
+		return fmt.Sprintf("%s\t%s\t%s\t%s", field(a.KfAccount), field(a.Nickname), field(a.ID), field(status))
+	})
+}
+
+// printList prints list as a JSON array (asJSON: [] when empty), or one
+// line of tab-separated fields per item, with a note on stderr when empty.
+func printList[T any](e *env, asJSON bool, list []T, none string, line func(T) string) error {
+	if asJSON {
+		if list == nil {
+			list = []T{}
+		}
+		return writeJSON(e.stdout, list)
+	}
+	for _, x := range list {
+		fmt.Fprintln(e.stdout, line(x))
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(e.stderr, "no customer-service accounts")
+		fmt.Fprintln(e.stderr, none)
 	}
 	return nil
 }

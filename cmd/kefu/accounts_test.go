@@ -1,9 +1,11 @@
 package main
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAccounts(t *testing.T) {
@@ -17,10 +19,23 @@ func TestAccounts(t *testing.T) {
 	r = f.kefu(t, "", "accounts", "--online")
 	assert.Equal(t, result{stderr: "no customer-service account has a worker online\n"}, r)
 
+	// --json: WeChat's list shape, [] for none, nothing on stderr.
+	r = f.kefu(t, "", "accounts", "--json")
+	assert.Equal(t, 0, r.code, r)
+	assert.Empty(t, r.stderr, r)
+	assert.JSONEq(t, `[{"kf_account":"kf01@shop","kf_nick":"Alice","kf_id":"1001"},{"kf_account":"kf02@shop","kf_nick":"小 王","kf_id":"1002"}]`, r.stdout)
+	assert.Equal(t, result{stdout: "[]\n"}, f.kefu(t, "", "accounts", "--online", "--json"))
+	status, body := f.admin(t, http.MethodPost, "/kefutest/set_online", `{"kf_account":"kf02@shop","online":true}`)
+	require.Equal(t, http.StatusOK, status, body)
+	r = f.kefu(t, "", "accounts", "--online", "--json")
+	assert.Equal(t, 0, r.code, r)
+	assert.JSONEq(t, `[{"kf_account":"kf02@shop","kf_id":"1002","status":1,"accepted_case":0}]`, r.stdout)
+
 	empty := startFake(t)
 	assert.Contains(t, empty.banner, "accounts:  none")
 	r = empty.kefu(t, "", "accounts")
 	assert.Equal(t, result{stderr: "no customer-service accounts\n"}, r)
+	assert.Equal(t, result{stdout: "[]\n"}, empty.kefu(t, "", "accounts", "--json"))
 
 	const wrong = "a-wrong-accounts-secret"
 	r = kefuRun(t, "", []string{"KEFU_APPID=" + f.AppID}, []string{wrong, f.Secret},

@@ -37,7 +37,7 @@ func TestSeedFile(t *testing.T) {
 		`{"msgtype":"voice","voice":{"media_id":"v1"}}`,
 		`{"msgtype":"image","image":{"media_id":"m1"}}`,
 	} {
-		r := f.kefu(t, msg, "send", "--to", "o-user", "--json", "-")
+		r := f.kefu(t, msg, "send", "--to", "o-user", "--file", "-")
 		assert.Equal(t, result{stdout: "ok\n"}, r, msg)
 	}
 	// Flags win over the environment.

@@ -3,7 +3,7 @@
 // that other stacks can test against.
 //
 //	kefu send --to OPENID --text "您好"
-//	kefu send --json message.json        (or --json - to read stdin)
+//	kefu send --file message.json        (or --file - to read stdin)
 //	kefu typing --to OPENID [--off]
 //	kefu upload --kind image photo.png   (prints the media id)
 //	kefu accounts [--online]
@@ -15,6 +15,8 @@
 // /kefutest/rotate_tokens, /kefutest/messages): see "kefu help fake".
 //
 // Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret).
+// Every command that calls WeChat takes --json: its result as JSON on
+// stdout, for scripts (kefu token --json shows the token only with --show).
 // Run "kefu help COMMAND" for a command's flags. Exit codes: 0 done,
 // 1 WeChat refused, 2 usage error, 3 delivery unknown, 4 nothing sent,
 // 130 interrupted.
@@ -190,7 +192,8 @@ Examples:
   kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
 
 Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret;
-KEFU_BASE_URL stands for --base-url.
+KEFU_BASE_URL stands for --base-url. --json prints a command's result as
+JSON on stdout, for scripts; errors stay on stderr.
 
 Exit codes, the same for every command:
   0    done

@@ -15,6 +15,7 @@ func typingCommand() *command {
 		summary: `show "typing..." to a user, or stop it (--off)`,
 		usage: `  kefu typing --to OPENID
   kefu typing --to OPENID --off
+  kefu typing --to OPENID --json     prints {"ok":true}
 
 WeChat allows it only within 30 s of a message exchange with the user
 (45080) and not while already typing (45081); it lasts 15 s, or until a
@@ -40,7 +41,8 @@ type typingRun struct {
 	off bool
 }
 
-// run turns typing on, or off with --off, and prints "ok".
+// run turns typing on, or off with --off, and prints "ok" (--json:
+// {"ok":true}).
 func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
 	if t.to == "" {
 		return usagef("--to is required")
@@ -55,8 +57,11 @@ func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
 		} else {
 			err = client.Typing(ctx, t.to)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
+		case t.api.out.json:
+			return writeJSON(e.stdout, map[string]bool{"ok": true})
 		}
 		fmt.Fprintln(e.stdout, "ok")
 		return nil
