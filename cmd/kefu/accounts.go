@@ -10,11 +10,12 @@ import (
 )
 
 // accountsCommand is "kefu accounts": the customer-service accounts, all or
-// those online.
+// those online; "kefu accounts add" and "kefu accounts delete" manage them.
 func accountsCommand() *command {
 	return &command{
 		name:    "accounts",
-		summary: "list the customer-service accounts (--online: those with a worker online)",
+		summary: "list the customer-service accounts (--online: with a worker online); add, delete",
+		maxArgs: 1,
 		usage: `  kefu accounts             one line per account: kf_account, nickname, kf_id, invite status
   kefu accounts --online    one line per online account: kf_account, kf_id, status, sessions
   kefu accounts --json      a JSON array, each account in the shape of WeChat's list:
@@ -29,6 +30,15 @@ worker accepted, and "-" if no worker was ever invited. An online account's
 status is 1 for the web client; sessions counts the users it serves. With no
 account to list, stdout stays empty (a note goes to stderr); with --json it
 is [].
+
+  kefu accounts add --account kf01@shop --nickname Alice     prints "ok" (--json: {"ok":true})
+  kefu accounts delete --account kf01@shop                   prints "ok" (--json: {"ok":true})
+
+An account that exists (add), WeChat's limit of 100 accounts, or an unknown
+account (delete) are WeChat's refusals: its errcode on stderr, exit 1. A
+kf_account not of the form prefix@wechatid (the prefix 1 to 10 of A-Z, a-z,
+0-9, _), or a nickname not of 1 to 16 characters, is refused before anything
+is sent (exit 4).
 `,
 		flags: accountsFlags,
 	}
@@ -39,17 +49,27 @@ func accountsFlags(fs *flag.FlagSet) runFunc {
 	a := &accountsRun{}
 	a.api.register(fs)
 	fs.BoolVar(&a.online, "online", false, "list the accounts whose worker is online (OnlineAccounts)")
+	fs.StringVar(&a.account, "account", "", "add or delete: the `KF_ACCOUNT`, prefix@wechatid")
+	fs.StringVar(&a.nickname, "nickname", "", "add: the `NAME` users see, 1 to 16 characters")
 	return a.run
 }
 
 // accountsRun is a run of kefu accounts: the flags it was given.
 type accountsRun struct {
-	api    apiFlags
-	online bool
+	api               apiFlags
+	online            bool
+	account, nickname string
 }
 
-// run lists the accounts, or with --online those with a worker online.
-func (a *accountsRun) run(ctx context.Context, e *env, _ []string) error {
+// run lists the accounts, or with --online those with a worker online; an
+// argument "add" or "delete" manages one instead.
+func (a *accountsRun) run(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 {
+		return a.manage(ctx, e, args[0])
+	}
+	if a.account != "" || a.nickname != "" {
+		return usagef("--account and --nickname go with add or delete: kefu accounts add --account KF --nickname NAME")
+	}
 	if err := a.api.resolve(e); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	"github.com/kefu-go/kefu"
 )
@@ -57,13 +56,9 @@ func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
 		} else {
 			err = client.Typing(ctx, t.to)
 		}
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case t.api.out.json:
-			return writeJSON(e.stdout, map[string]bool{"ok": true})
 		}
-		fmt.Fprintln(e.stdout, "ok")
-		return nil
+		return printOK(e, t.api.out.json)
 	})
 }

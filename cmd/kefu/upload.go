@@ -140,19 +140,26 @@ func openFile(name string) (*os.File, error) {
 // uploadError words kefu's local refusals of an upload (validation errors,
 // which speak of an "invalid message") as refusals of the file.
 func uploadError(shown string, err error) error {
+	if rules := validationRules(err, "media"); rules != "" {
+		return fmt.Errorf("%s: %s; nothing was uploaded", shown, rules)
+	}
+	return err
+}
+
+// validationRules lists the rules of the *kefu.ValidationErrors in err's
+// tree, "field: rule; ...", without the field named quiet; "" if there are
+// none.
+func validationRules(err error, quiet string) string {
 	var found []*kefu.ValidationError
 	collectValidation(err, &found)
-	if len(found) == 0 {
-		return err
-	}
 	rules := make([]string, len(found))
 	for i, ve := range found {
 		rules[i] = ve.Rule
-		if ve.Field != "media" {
+		if ve.Field != quiet {
 			rules[i] = ve.Field + ": " + ve.Rule
 		}
 	}
-	return fmt.Errorf("%s: %s; nothing was uploaded", shown, strings.Join(rules, "; "))
+	return strings.Join(rules, "; ")
 }
 
 // collectValidation appends the *kefu.ValidationErrors in err's tree to out.
