@@ -7,6 +7,10 @@
 //	kefu typing --to OPENID [--off]
 //	kefu upload --kind image photo.png   (prints the media id)
 //	kefu accounts [--online]
+//	kefu accounts add --account kf01@shop --nickname Alice
+//	kefu accounts delete --account kf01@shop
+//	kefu sessions --account kf01@shop | --user OPENID | --waiting
+//	kefu records --from "2025-06-01 09:00" [--to TIME]   (JSON lines)
 //	kefu token [--show] [--classic]
 //	kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --account kf01@shop:Alice
 //
@@ -74,7 +78,8 @@ type runFunc func(ctx context.Context, e *env, args []string) error
 
 // commands returns the subcommands, in the order help lists them.
 func commands() []*command {
-	return []*command{sendCommand(), typingCommand(), uploadCommand(), accountsCommand(), tokenCommand(), fakeCommand()}
+	return []*command{sendCommand(), typingCommand(), uploadCommand(), accountsCommand(), sessionsCommand(),
+		recordsCommand(), tokenCommand(), fakeCommand()}
 }
 
 func main() {
@@ -189,6 +194,7 @@ Examples:
   kefu send --to OPENID --text "您好"
   MEDIA=$(kefu upload --kind image photo.png)      the media id, for an image message
   kefu accounts --online
+  kefu records --from "2025-06-01 09:00" > records.jsonl   one JSON object per record
   kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
 
 Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret;
