@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +36,10 @@ the seed set them), then answers like api.weixin.qq.com until SIGINT or
 SIGTERM: tokens (/cgi-bin/token, /cgi-bin/stable_token), send, typing, media
 uploads, customer-service accounts and sessions, with WeChat's checks and
 errcodes (go doc github.com/kefu-go/kefu/kefutest). Aim a client at it with
---base-url.
+--base-url. An --addr in use fails: --addr 127.0.0.1:0 takes any free port,
+which the banner (or --json) gives. In a container, --addr 0.0.0.0:8080
+--public-url http://kefu-fake:8080 listens on every interface and gives
+clients the name they reach it by.
 
 A --user has written to the account: 5 replies allowed for 48 h, then 45047.
 A --payment-user paid: unlimited replies for 48 h. Any other OpenID is
@@ -109,6 +116,7 @@ func fakeFlags(fs *flag.FlagSet) runFunc {
 	fs.Var(&f.followers, "follower", "an `OPENID` that follows the account but has no reply window: a send gets 45015 (repeatable)")
 	fs.BoolVar(&f.json, "json", false, "print only {\"url\",\"appid\",\"secret\"} as one JSON line when ready, for harnesses")
 	fs.StringVar(&f.readyFile, "ready-file", "", "when ready, write {\"url\",\"appid\",\"secret\"} as JSON to this `FILE`")
+	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` the banner, --json and --ready-file give, when clients reach the fake by another name than --addr (a container's --addr 0.0.0.0:8080); it still listens on --addr")
 	return f.run
 }
 
@@ -118,7 +126,7 @@ type fakeRun struct {
 	users, payers, media, accounts listFlag
 	followers                      listFlag
 	mini, json                     bool
-	readyFile                      string
+	readyFile, publicURL           string
 }
 
 // run serves the fake, seeded, until ctx ends.
@@ -126,6 +134,13 @@ func (f *fakeRun) run(ctx context.Context, e *env, _ []string) error {
 	s, err := f.seed()
 	if err != nil {
 		return err
+	}
+	if f.publicURL != "" {
+		u, err := url.Parse(f.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--public-url must be an absolute http or https URL, got %q", f.publicURL)
+		}
+		f.publicURL = strings.TrimRight(f.publicURL, "/")
 	}
 	return serveFake(ctx, e, f, s)
 }
@@ -257,7 +272,7 @@ func splitAccount(kv string) (kfAccount, nickname string, err error) {
 // serveFake runs a kefutest server seeded with s, which check accepted, on
 // f.addr until ctx ends, with the admin API on.
 func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := listen(f.addr)
 	if err != nil {
 		return err
 	}
@@ -290,8 +305,9 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 		accounts = append(accounts, a.kfAccount+" ("+a.nickname+")")
 	}
 
+	base := cmp.Or(f.publicURL, srv.URL) // what clients are told
 	w := e.stdout
-	if err := f.announce(srv, e.stdout); err != nil {
+	if err := f.announce(ready{base, srv.AppID, srv.AppSecret}, e.stdout); err != nil {
 		srv.Close()
 		return err
 	}
@@ -301,7 +317,7 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 		w, done = io.Discard, e.stderr
 	}
 	fmt.Fprintln(w, "kefu fake: a fake WeChat API (kefutest), not the real one")
-	fmt.Fprintf(w, "  URL:       %s\n", srv.URL)
+	fmt.Fprintf(w, "  URL:       %s\n", base)
 	fmt.Fprintf(w, "  AppID:     %s\n", srv.AppID)
 	fmt.Fprintf(w, "  AppSecret: %s\n", srv.AppSecret)
 	fmt.Fprintf(w, "  users:     %s\n", listOrNone(s.Users, " (5 replies in 48 h)"))
@@ -309,11 +325,11 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 	fmt.Fprintf(w, "  followers: %s\n", listOrNone(f.followers, " (no reply window: 45015 until they act)"))
 	fmt.Fprintf(w, "  media:     %s\n", listOrNone(seeded, ""))
 	fmt.Fprintf(w, "  accounts:  %s\n", listOrNone(accounts, ""))
-	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", srv.URL)
+	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", base)
 	fmt.Fprintln(w, "             POST /kefutest/advance {\"seconds\":3600}, POST /kefutest/fail_next,")
 	fmt.Fprintln(w, "             GET /kefutest/requests, POST /kefutest/reset ... (kefu help fake)")
 	fmt.Fprintf(w, "try: KEFU_APPID=%s KEFU_SECRET=%s kefu send --base-url %s --to OPENID --text hello\n",
-		srv.AppID, srv.AppSecret, srv.URL)
+		srv.AppID, srv.AppSecret, base)
 	fmt.Fprintln(w, "ready; SIGINT (Ctrl-C) or SIGTERM stops it")
 
 	<-ctx.Done()
@@ -334,6 +350,16 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 	return nil
 }
 
+// listen listens on addr; when another process does, the error says how to
+// get any free port instead.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%w\n  another process listens there: pass --addr 127.0.0.1:0 for any free port (the banner, or --json, gives the URL)", err)
+	}
+	return ln, err
+}
+
 // ready is what --json prints and --ready-file holds.
 type ready struct {
 	URL    string `json:"url"`
@@ -343,11 +369,11 @@ type ready struct {
 
 // announce prints the ready line (--json) and writes the ready file
 // (--ready-file, through a rename, so a reader never sees half of it).
-func (f *fakeRun) announce(srv *kefutest.Server, stdout io.Writer) error {
+func (f *fakeRun) announce(r ready, stdout io.Writer) error {
 	if !f.json && f.readyFile == "" {
 		return nil
 	}
-	b, err := json.Marshal(ready{srv.URL, srv.AppID, srv.AppSecret})
+	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -37,7 +38,7 @@ func TestSeedFile(t *testing.T) {
 		`{"msgtype":"voice","voice":{"media_id":"v1"}}`,
 		`{"msgtype":"image","image":{"media_id":"m1"}}`,
 	} {
-		r := f.kefu(t, msg, "send", "--to", "o-user", "--json", "-")
+		r := f.kefu(t, msg, "send", "--to", "o-user", "--file", "-")
 		assert.Equal(t, result{stdout: "ok\n"}, r, msg)
 	}
 	// Flags win over the environment.
@@ -108,6 +109,29 @@ func TestFakeAddrInUse(t *testing.T) {
 	assert.Equal(t, 4, r.code, r)
 	assert.Contains(t, r.stderr, "kefu fake: listen tcp "+ln.Addr().String(), r)
 	assert.Contains(t, r.stderr, "address already in use", r)
+	assert.Contains(t, r.stderr, "pass --addr 127.0.0.1:0 for any free port", r)
+}
+
+// TestFakePublicURL: --public-url is the URL the banner, --json and
+// --ready-file give; the fake still listens on --addr.
+func TestFakePublicURL(t *testing.T) {
+	t.Parallel()
+	listenURL := closedURL(t) // a free port, for --addr
+	const public = "http://kefu-fake.internal:8080"
+	f := startFake(t, "--addr", strings.TrimPrefix(listenURL, "http://"), "--public-url", public+"/", "--account", "kf01@shop:Alice")
+	assert.Equal(t, public, f.URL)
+	assert.Contains(t, f.banner, "admin:     POST "+public+"/kefutest/interact", f.banner)
+	assert.Contains(t, f.banner, "--base-url "+public+" --to OPENID", f.banner)
+	assert.NotContains(t, f.banner, listenURL, f.banner)
+	r := kefuRun(t, "", f.env(), []string{f.Secret}, "accounts", "--base-url", listenURL)
+	assert.Equal(t, result{stdout: "kf01@shop\tAlice\t1001\t-\n"}, r)
+
+	file := filepath.Join(t.TempDir(), "ready.json")
+	j := startFake(t, "--json", "--public-url", public, "--ready-file", file)
+	assert.Equal(t, public, j.URL)
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.JSONEq(t, j.banner, string(b))
 }
 
 func TestFakeUsageErrors(t *testing.T) {
@@ -120,6 +144,7 @@ func TestFakeUsageErrors(t *testing.T) {
 		{args: []string{"fake", "--account", "kf01:Alice"}, want: "the kf_account must be prefix@account"},
 		{args: []string{"fake", "--account", "prefix_is_long@shop:Alice"}, want: "the kf_account must be prefix@account"},
 		{args: []string{"fake", "--account", "kf01@shop:12345678901234567"}, want: "the nickname must be 1 to 16 characters"},
+		{args: []string{"fake", "--public-url", "kefu-fake:8080"}, want: `--public-url must be an absolute http or https URL, got "kefu-fake:8080"`},
 	})
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -50,6 +51,7 @@ type apiFlags struct {
 	timeout                time.Duration
 	verbose                bool
 	log                    io.Writer // where --verbose logs: the command's stderr
+	out                    outputFlags
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
@@ -60,6 +62,23 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	a.timeout = 30 * time.Second
 	fs.Var((*duration)(&a.timeout), "timeout", "give up after this long, retries included: a `DURATION` such as 30s or 2m")
 	fs.BoolVar(&a.verbose, "verbose", false, "log each attempt to stderr (no secret is logged)")
+	a.out.register(fs)
+}
+
+// outputFlags is --json, which every command that calls WeChat has: the
+// result as JSON on stdout, for scripts. Errors stay on stderr, with the
+// same exit codes.
+type outputFlags struct{ json bool }
+
+func (o *outputFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout, for scripts (errors stay on stderr)")
+}
+
+// writeJSON writes v as one line of JSON, HTML characters unescaped.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // resolve fills the credentials from the environment and checks the flags.

@@ -3,10 +3,14 @@
 // that other stacks can test against.
 //
 //	kefu send --to OPENID --text "您好"
-//	kefu send --json message.json        (or --json - to read stdin)
+//	kefu send --file message.json        (or --file - to read stdin)
 //	kefu typing --to OPENID [--off]
 //	kefu upload --kind image photo.png   (prints the media id)
 //	kefu accounts [--online]
+//	kefu accounts add --account kf01@shop --nickname Alice
+//	kefu accounts delete --account kf01@shop
+//	kefu sessions --account kf01@shop | --user OPENID | --waiting
+//	kefu records --from "2025-06-01 09:00" [--to TIME]   (JSON lines)
 //	kefu token [--show] [--classic]
 //	kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --account kf01@shop:Alice
 //
@@ -15,6 +19,8 @@
 // /kefutest/rotate_tokens, /kefutest/messages): see "kefu help fake".
 //
 // Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret).
+// Every command that calls WeChat takes --json: its result as JSON on
+// stdout, for scripts (kefu token --json shows the token only with --show).
 // Run "kefu help COMMAND" for a command's flags. Exit codes: 0 done,
 // 1 WeChat refused, 2 usage error, 3 delivery unknown, 4 nothing sent,
 // 130 interrupted.
@@ -72,7 +78,8 @@ type runFunc func(ctx context.Context, e *env, args []string) error
 
 // commands returns the subcommands, in the order help lists them.
 func commands() []*command {
-	return []*command{sendCommand(), typingCommand(), uploadCommand(), accountsCommand(), tokenCommand(), fakeCommand()}
+	return []*command{sendCommand(), typingCommand(), uploadCommand(), accountsCommand(), sessionsCommand(),
+		recordsCommand(), tokenCommand(), fakeCommand()}
 }
 
 func main() {
@@ -187,10 +194,12 @@ Examples:
   kefu send --to OPENID --text "您好"
   MEDIA=$(kefu upload --kind image photo.png)      the media id, for an image message
   kefu accounts --online
+  kefu records --from "2025-06-01 09:00" > records.jsonl   one JSON object per record
   kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
 
 Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret;
-KEFU_BASE_URL stands for --base-url.
+KEFU_BASE_URL stands for --base-url. --json prints a command's result as
+JSON on stdout, for scripts; errors stay on stderr.
 
 Exit codes, the same for every command:
   0    done

@@ -90,7 +90,7 @@ func TestInProcess(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	e := &env{stdin: strings.NewReader(`{"touser":"o1","msgtype":"text","text":{"content":"hi"}}`), stdout: &stdout, stderr: &stderr,
 		getenv: vars{"KEFU_APPID": "wx-in", "KEFU_SECRET": "in-process-secret"}.get}
-	assert.Equal(t, exitOK, run(ctx, []string{"send", "--base-url", url, "--json", "-"}, e), stderr.String())
+	assert.Equal(t, exitOK, run(ctx, []string{"send", "--base-url", url, "--file", "-"}, e), stderr.String())
 	assert.Equal(t, "ok\n", stdout.String())
 	stdout.Reset()
 	assert.Equal(t, exitOK, run(ctx, []string{"token", "--base-url", url}, e), stderr.String())

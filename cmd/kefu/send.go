@@ -21,15 +21,17 @@ func sendCommand() *command {
 		name:    "send",
 		summary: "send one customer-service message",
 		usage: `  kefu send --to OPENID --text "您好"
-  kefu send --json FILE          a kefu.Message as JSON, any type; "-" reads stdin
-  kefu send --to OPENID --json - <<<'{"msgtype":"image","image":{"media_id":"MEDIA_ID"}}'
+  kefu send --file FILE          a kefu.Message as JSON, any type; "-" reads stdin
+  kefu send --to OPENID --file - <<<'{"msgtype":"image","image":{"media_id":"MEDIA_ID"}}'
+  kefu send --json --to OPENID --text hi     prints {"msgid":N} (0 when WeChat gives none)
 
-The recipient is --to, else the "touser" of the JSON. --from sends as a
+The recipient is --to, else the "touser" of the file. --from sends as a
 customer-service account. Prints "ok" when WeChat accepted the message.
 WeChat allows messages only after the user acted (5 in 48 h after the user
 writes): outside that window it answers 45015, past the quota 45047.
 `,
-		flags: sendFlags,
+		maxArgs: 1, // only to say what to do with "--json FILE", once the way to send a file
+		flags:   sendFlags,
 	}
 }
 
@@ -39,27 +41,35 @@ func sendFlags(fs *flag.FlagSet) runFunc {
 	s.api.register(fs)
 	fs.StringVar(&s.to, "to", "", "the user's `OPENID`")
 	fs.StringVar(&s.text, "text", "", "send a text message with this content (may hold <a href> links)")
-	fs.StringVar(&s.jsonFile, "json", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
+	fs.StringVar(&s.file, "file", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
 	fs.StringVar(&s.from, "from", "", "send as this customer-service account, e.g. kf01@account")
 	return s.run
 }
 
 // sendRun is a run of kefu send: the flags it was given.
 type sendRun struct {
-	api                      apiFlags
-	fs                       *flag.FlagSet // tells whether --text was given
-	to, text, jsonFile, from string
+	api                  apiFlags
+	fs                   *flag.FlagSet // tells whether --text was given
+	to, text, file, from string
 }
 
-// run sends the message the flags give and prints "ok".
-func (s *sendRun) run(ctx context.Context, e *env, _ []string) error {
+// sent is what send --json prints.
+type sent struct {
+	MsgID int64 `json:"msgid"`
+}
+
+// run sends the message the flags give and prints "ok", or with --json
+// its msgid.
+func (s *sendRun) run(ctx context.Context, e *env, args []string) error {
 	textSet := false
 	s.fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })
 	switch {
-	case textSet && s.jsonFile != "":
-		return usagef("give --text or --json, not both")
-	case !textSet && s.jsonFile == "":
-		return usagef("nothing to send: give --text or --json")
+	case len(args) > 0:
+		return usagef("unexpected argument %q: to send a message in a file, use --file %s (--json prints the result as JSON)", args[0], args[0])
+	case textSet && s.file != "":
+		return usagef("give --text or --file, not both")
+	case !textSet && s.file == "":
+		return usagef("nothing to send: give --text or --file")
 	case textSet && s.to == "":
 		return usagef("--to is required with --text")
 	}
@@ -72,34 +82,36 @@ func (s *sendRun) run(ctx context.Context, e *env, _ []string) error {
 	}
 	return s.api.call(ctx, func(ctx context.Context, client *kefu.Client) error {
 		resp, err := client.Send(ctx, m)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if resp.MsgID != 0 {
+		case s.api.out.json:
+			return writeJSON(e.stdout, sent{resp.MsgID})
+		case resp.MsgID != 0:
 			fmt.Fprintf(e.stdout, "ok (msgid %d)\n", resp.MsgID)
-		} else {
+		default:
 			fmt.Fprintln(e.stdout, "ok")
 		}
 		return nil
 	})
 }
 
-// message is the message the flags give: --text's, or --json's with --to
+// message is the message the flags give: --text's, or --file's with --to
 // as its recipient if given; --from sets the account it is sent as.
 func (s *sendRun) message(stdin io.Reader) (*kefu.Message, error) {
 	var m *kefu.Message
-	if s.jsonFile == "" {
+	if s.file == "" {
 		m = kefu.NewText(s.to, s.text)
 	} else {
 		var err error
-		if m, err = readMessage(s.jsonFile, stdin); err != nil {
+		if m, err = readMessage(s.file, stdin); err != nil {
 			return nil, err
 		}
 		if s.to != "" {
 			m.ToUser = s.to
 		}
 		if m.ToUser == "" {
-			return nil, usagef("no recipient: pass --to or set \"touser\" in the JSON")
+			return nil, usagef("no recipient: pass --to or set \"touser\" in the file")
 		}
 	}
 	if s.from != "" {

@@ -16,6 +16,8 @@ func tokenCommand() *command {
 		summary: "fetch an access token and print when it expires",
 		usage: `  kefu token                     check the credentials: prints the token's expiry only
   TOKEN=$(kefu token --show)     the token itself on stdout (the expiry goes to stderr)
+  kefu token --json              {"expires_at":RFC3339,"expires_in_seconds":N}
+  kefu token --json --show       the same with "access_token"; without --show, never the token
 
 It asks the stable endpoint (POST /cgi-bin/stable_token, no force_refresh),
 which hands every caller the same token: it disturbs nobody. --classic asks
@@ -56,6 +58,9 @@ func (t *tokenRun) run(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if t.api.out.json {
+		return writeJSON(e.stdout, tokenJSON(token, t.show))
+	}
 	status := e.stdout
 	if t.show {
 		status = e.stderr
@@ -66,4 +71,23 @@ func (t *tokenRun) run(ctx context.Context, e *env, _ []string) error {
 		fmt.Fprintln(e.stdout, token.AccessToken)
 	}
 	return nil
+}
+
+// tokenInfo is what token --json prints: the token itself only with --show.
+type tokenInfo struct {
+	AccessToken      string    `json:"access_token,omitempty"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	ExpiresInSeconds int64     `json:"expires_in_seconds"`
+}
+
+// tokenJSON is token's tokenInfo, with the token itself if show.
+func tokenJSON(token kefu.Token, show bool) tokenInfo {
+	info := tokenInfo{
+		ExpiresAt:        token.Expiry.Truncate(time.Second),
+		ExpiresInSeconds: int64(time.Until(token.Expiry).Round(time.Second) / time.Second),
+	}
+	if show {
+		info.AccessToken = token.AccessToken
+	}
+	return info
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestToken(t *testing.T) {
@@ -28,6 +31,26 @@ func TestToken(t *testing.T) {
 	// and did not print it.
 	assert.NotContains(t, plain.stdout+plain.stderr, token)
 
+	// --json: the expiry, and the token only with --show.
+	var info map[string]any
+	r := f.kefu(t, "", "token", "--json")
+	require.Equal(t, 0, r.code, r)
+	assert.Empty(t, r.stderr, r)
+	assert.NotContains(t, r.stdout, token)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &info), r)
+	assert.Len(t, info, 2, r)
+	assert.InDelta(t, 7200, info["expires_in_seconds"], 5, r)
+	expires, err := time.Parse(time.RFC3339, info["expires_at"].(string))
+	require.NoError(t, err, r)
+	assert.WithinDuration(t, time.Now().Add(2*time.Hour), expires, 10*time.Second)
+	r = f.kefu(t, "", "token", "--json", "--show")
+	require.Equal(t, 0, r.code, r)
+	assert.Empty(t, r.stderr, r)
+	info = nil
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &info), r)
+	assert.Equal(t, token, info["access_token"], r)
+	assert.Len(t, info, 3, r)
+
 	classic := f.kefu(t, "", "token", "--classic")
 	assert.Equal(t, 0, classic.code, classic)
 	assert.Regexp(t, status, classic.stdout)
@@ -47,7 +70,7 @@ func TestToken(t *testing.T) {
 
 	// Nothing listening: a transport error, the URL without its query.
 	closed := closedURL(t)
-	r := kefuRun(t, "", f.env(), []string{f.Secret}, "token", "--classic", "--base-url", closed)
+	r = kefuRun(t, "", f.env(), []string{f.Secret}, "token", "--classic", "--base-url", closed)
 	assert.Equal(t, 4, r.code, r)
 	assert.Contains(t, r.stderr, "kefu token: GET "+closed+"/cgi-bin/token: ", r)
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	"github.com/kefu-go/kefu"
 )
@@ -15,6 +14,7 @@ func typingCommand() *command {
 		summary: `show "typing..." to a user, or stop it (--off)`,
 		usage: `  kefu typing --to OPENID
   kefu typing --to OPENID --off
+  kefu typing --to OPENID --json     prints {"ok":true}
 
 WeChat allows it only within 30 s of a message exchange with the user
 (45080) and not while already typing (45081); it lasts 15 s, or until a
@@ -40,7 +40,8 @@ type typingRun struct {
 	off bool
 }
 
-// run turns typing on, or off with --off, and prints "ok".
+// run turns typing on, or off with --off, and prints "ok" (--json:
+// {"ok":true}).
 func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
 	if t.to == "" {
 		return usagef("--to is required")
@@ -58,7 +59,6 @@ func (t *typingRun) run(ctx context.Context, e *env, _ []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, "ok")
-		return nil
+		return printOK(e, t.api.out.json)
 	})
 }

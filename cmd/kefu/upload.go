@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -23,12 +24,14 @@ func uploadCommand() *command {
 		usage: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
   MEDIA=$(kefu upload --kind image photo.png)     the media id, alone on stdout
   kefu upload --kind image --name photo.png - < photo.png    "-" reads stdin; --name is required then
+  kefu upload --kind image --json photo.png
+      prints {"media_id":...,"type":"image","created_at":RFC3339,"expires_at":RFC3339}
 
 It uploads FILE as a temporary media file (POST /cgi-bin/media/upload) and
 prints its media id alone on stdout; stderr says until when WeChat keeps it
 (3 days). Use the id as an image, voice or video message's media_id, or as a
 thumb_media_id (music, video, miniprogrampage):
-  kefu send --to OPENID --json - <<<'{"msgtype":"image","image":{"media_id":"'"$MEDIA"'"}}'
+  kefu send --to OPENID --file - <<<'{"msgtype":"image","image":{"media_id":"'"$MEDIA"'"}}'
 
 Kinds, with the file types WeChat takes (by the filename's extension) and
 the largest size:
@@ -56,6 +59,14 @@ func uploadFlags(fs *flag.FlagSet) runFunc {
 type uploadRun struct {
 	api        apiFlags
 	kind, name string
+}
+
+// uploaded is what upload --json prints.
+type uploaded struct {
+	MediaID   string    `json:"media_id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // run uploads args[0] (stdin for "-") and prints its media id.
@@ -98,13 +109,17 @@ func (u *uploadRun) run(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return uploadError(shown, err)
 		}
-		fmt.Fprintln(e.stdout, m.MediaID)
 		created := m.CreatedAt
 		if created.Unix() <= 0 {
 			created = time.Now()
 		}
-		fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n",
-			shown, u.kind, created.Add(72*time.Hour).Truncate(time.Second).Format(time.RFC3339))
+		created = created.Truncate(time.Second)
+		expires := created.Add(72 * time.Hour)
+		if u.api.out.json {
+			return writeJSON(e.stdout, uploaded{m.MediaID, cmp.Or(m.Type, u.kind), created, expires})
+		}
+		fmt.Fprintln(e.stdout, m.MediaID)
+		fmt.Fprintf(e.stderr, "uploaded %s as %s; WeChat keeps it until %s\n", shown, u.kind, expires.Format(time.RFC3339))
 		return nil
 	})
 }
@@ -125,19 +140,26 @@ func openFile(name string) (*os.File, error) {
 // uploadError words kefu's local refusals of an upload (validation errors,
 // which speak of an "invalid message") as refusals of the file.
 func uploadError(shown string, err error) error {
+	if rules := validationRules(err, "media"); rules != "" {
+		return fmt.Errorf("%s: %s; nothing was uploaded", shown, rules)
+	}
+	return err
+}
+
+// validationRules lists the rules of the *kefu.ValidationErrors in err's
+// tree, "field: rule; ...", without the field named quiet; "" if there are
+// none.
+func validationRules(err error, quiet string) string {
 	var found []*kefu.ValidationError
 	collectValidation(err, &found)
-	if len(found) == 0 {
-		return err
-	}
 	rules := make([]string, len(found))
 	for i, ve := range found {
 		rules[i] = ve.Rule
-		if ve.Field != "media" {
+		if ve.Field != quiet {
 			rules[i] = ve.Field + ": " + ve.Rule
 		}
 	}
-	return fmt.Errorf("%s: %s; nothing was uploaded", shown, strings.Join(rules, "; "))
+	return strings.Join(rules, "; ")
 }
 
 // collectValidation appends the *kefu.ValidationErrors in err's tree to out.

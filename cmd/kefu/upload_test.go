@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,7 +39,7 @@ func TestUpload(t *testing.T) {
 	id := strings.TrimSuffix(r.stdout, "\n")
 
 	msg := `{"msgtype":"image","image":{"media_id":"` + id + `"}}`
-	assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, msg, "send", "--to", "o1", "--json", "-"))
+	assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, msg, "send", "--to", "o1", "--file", "-"))
 	status, body := f.admin(t, http.MethodGet, "/kefutest/messages?openid=o1", "")
 	require.Equal(t, http.StatusOK, status, body)
 	var got []kefu.Message
@@ -52,13 +53,27 @@ func TestUpload(t *testing.T) {
 		require.Equal(t, 0, r.code, r)
 		require.Regexp(t, mediaID, r.stdout)
 		msg := `{"msgtype":"music","music":{"title":"t","thumb_media_id":"` + strings.TrimSpace(r.stdout) + `"}}`
-		assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, msg, "send", "--to", "o1", "--json", "-"))
+		assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, msg, "send", "--to", "o1", "--file", "-"))
 	})
 	t.Run("stdin with --name", func(t *testing.T) {
 		r := f.kefu(t, "GIF89a not really", "upload", "--kind", "image", "--name", "anim.gif", "-")
 		require.Equal(t, 0, r.code, r)
 		require.Regexp(t, mediaID, r.stdout)
 		assert.Regexp(t, `^uploaded stdin \(as anim.gif\) as image; `, r.stderr)
+	})
+	t.Run("--json", func(t *testing.T) {
+		r := f.kefu(t, "", "upload", "--kind", "image", "--json", png)
+		require.Equal(t, 0, r.code, r)
+		assert.Empty(t, r.stderr, r)
+		var got map[string]string
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r)
+		assert.Len(t, got, 4, r)
+		assert.NotEmpty(t, got["media_id"], r)
+		assert.Equal(t, "image", got["type"], r)
+		created, err := time.Parse(time.RFC3339, got["created_at"])
+		require.NoError(t, err, r)
+		assert.WithinDuration(t, time.Now(), created, time.Minute)
+		assert.Equal(t, created.Add(72*time.Hour).Format(time.RFC3339), got["expires_at"], r)
 	})
 	t.Run("a text file is refused locally", func(t *testing.T) {
 		txt := write("notes.txt", []byte("not an image"))
