@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,33 +28,249 @@ import (
 	"go.uber.org/goleak"
 )
 
-// The tests prove the TokenStore's guarantees against a real redis-server,
-// whose address comes from KEFU_REDIS_ADDR (e.g. 127.0.0.1:6399). Without it
-// they skip, except under CI (CI non-empty), where they fail. A few tests
-// start their own redis-server (found on PATH) to stop it, or to run a
-// cluster.
+// The tests prove the TokenStore's guarantees against a real redis-server.
+// TestMain starts one itself, on a free loopback port, when redis-server is
+// on PATH and KEFU_REDIS_ADDR is not set; with KEFU_REDIS_ADDR (e.g.
+// 127.0.0.1:6399) they use that Redis instead. Without either, the store's
+// semantics tests run on miniredis, the others skip, and one line names them
+// (on stderr, and on the terminal when go test would hide stderr: see
+// toTerminal); under CI (CI non-empty) they fail instead. A few tests
+// start redis-servers of their own, to stop one or to run a cluster.
+// KEFU_REDIS_SERVER names the redis-server to run instead of the one on PATH;
+// KEFU_REDIS_SERVER=none runs none, as on a machine without it.
 //
-//	redis-server --port 6399 --save '' --appendonly no --daemonize yes
-//	KEFU_REDIS_ADDR=127.0.0.1:6399 go test -race ./...
+//	go test -race ./...                                  # starts its own redis-server
+//	KEFU_REDIS_ADDR=127.0.0.1:6399 go test -race ./...   # uses that Redis
+//	KEFU_REDIS_SERVER=none go test -race ./...           # miniredis only
+
+const (
+	envAddr   = "KEFU_REDIS_ADDR"
+	envServer = "KEFU_REDIS_SERVER"
+)
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(quiet{}) // dial failures are expected where Redis is down
-	goleak.VerifyTestMain(m)
+	// The redis-server started below dies with the thread that started it
+	// (setPdeathsig), should the binary be killed: keep that thread.
+	runtime.LockOSThread()
+	goleak.VerifyTestMain(withRedis{m})
 }
 
 type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
+// withRedis runs the tests with a real Redis, started and stopped around
+// them if need be, before goleak looks for leftover goroutines.
+type withRedis struct{ m *testing.M }
+
+func (w withRedis) Run() int {
+	if os.Getenv(envHelper) == "1" { // a child of the cross-process tests
+		return w.m.Run()
+	}
+	var why string // why there is no real Redis
+	if os.Getenv(envAddr) == "" {
+		bin, err := redisServerPath()
+		if err != nil {
+			why = err.Error()
+		} else if p, err := startMainRedis(bin); err != nil {
+			why = err.Error()
+		} else {
+			defer p.stop()
+			os.Setenv(envAddr, p.addr)
+			defer os.Unsetenv(envAddr)
+		}
+	}
+	code := w.m.Run()
+	if why != "" && os.Getenv("CI") != "" {
+		fmt.Fprintf(os.Stderr, "redisstore: CI is set and there is no real Redis (%s), which the tests need there: install redis-server or set %s=host:port.\n", why, envAddr)
+	}
+	reportSkipped(why)
+	return code
+}
+
+// redisServerPath returns the redis-server to start: KEFU_REDIS_SERVER, or
+// the one on PATH.
+func redisServerPath() (string, error) {
+	switch name := os.Getenv(envServer); name {
+	case "none":
+		return "", errors.New(envServer + "=none")
+	case "":
+		path, err := exec.LookPath("redis-server")
+		if err != nil {
+			return "", errors.New("redis-server is not on PATH")
+		}
+		return path, nil
+	default:
+		path, err := exec.LookPath(name)
+		if err != nil {
+			return "", fmt.Errorf("%s=%s: %w", envServer, name, err)
+		}
+		return path, nil
+	}
+}
+
+// mainRedis is the redis-server TestMain started.
+type mainRedis struct {
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{} // closed once it has exited and been waited for
+}
+
+// startMainRedis starts bin on a free loopback port (trying a few, as
+// another process may take a port between freeing and binding it) and waits
+// until it answers.
+func startMainRedis(bin string) (*mainRedis, error) {
+	var err error
+	for range 5 {
+		var p *mainRedis
+		if p, err = tryMainRedis(bin); err == nil {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("could not start %s: %w", bin, err)
+}
+
+func tryMainRedis(bin string) (*mainRedis, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir, err := os.MkdirTemp("", "kefu-redis-")
+	if err != nil {
+		return nil, err
+	}
+	p := &mainRedis{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	setPdeathsig(p.cmd)
+	if err := p.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	go func() { p.cmd.Wait(); close(p.done) }() // ends in stop, before goleak looks
+	if err := p.wait(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+		p.stop()
+		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+		return nil, fmt.Errorf("on %s: %w (its log's last line: %q)", p.addr, err, lines[len(lines)-1])
+	}
+	return p, nil
+}
+
+// wait waits, for at most 10 s, until the server answers as itself (its
+// process_id is ours: not another server that took the port first).
+func (p *mainRedis) wait() error {
+	rdb := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer rdb.Close()
+	want := "process_id:" + strconv.Itoa(p.cmd.Process.Pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			return errors.New("it exited")
+		default:
+		}
+		info, err := rdb.Info(context.Background(), "server").Result()
+		if err == nil {
+			if strings.Contains(info, want+"\r\n") {
+				return nil
+			}
+			err = errors.New("another server answers on its port")
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not answering after 10 s: %w", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop kills the server, waits for it to be gone and removes its directory.
+func (p *mainRedis) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	os.RemoveAll(p.dir)
+}
+
+// skipped records the tests that skipped for want of a real Redis (noAddr)
+// or of a redis-server to start (noServer).
+var skipped struct {
+	sync.Mutex
+	noAddr, noServer []string
+}
+
+func skip(list *[]string, name string) {
+	skipped.Lock()
+	defer skipped.Unlock()
+	if !slices.Contains(*list, name) {
+		*list = append(*list, name)
+	}
+}
+
+// reportSkipped says, in one line on stderr, which tests skipped for want
+// of a real Redis (why: why there was none) and how to run them.
+func reportSkipped(why string) {
+	skipped.Lock()
+	defer skipped.Unlock()
+	if len(skipped.noAddr) == 0 && len(skipped.noServer) == 0 {
+		return
+	}
+	var parts []string
+	if len(skipped.noAddr) > 0 {
+		parts = append(parts, fmt.Sprintf("%s that need a real Redis (%s)", tests(len(skipped.noAddr)), why))
+	}
+	if len(skipped.noServer) > 0 {
+		parts = append(parts, tests(len(skipped.noServer))+" that start redis-servers of their own")
+	}
+	all := append(slices.Clone(skipped.noAddr), skipped.noServer...)
+	slices.Sort(all)
+	line := fmt.Sprintf("redisstore: SKIPPED %s: %s. To run them, install redis-server (the tests start it) or set %s=host:port.\n",
+		strings.Join(parts, " and "), strings.Join(all, ", "), envAddr)
+	fmt.Fprint(os.Stderr, line)
+	toTerminal(line)
+}
+
+func tests(n int) string {
+	if n == 1 {
+		return "1 test"
+	}
+	return strconv.Itoa(n) + " tests"
+}
+
+// toTerminal writes line to the terminal too when go test would hide
+// stderr: without -v, go test ./... shows a passing package's output to no
+// one (it reaches the test binary through a pipe), and the skipped tests
+// would go unnoticed. Run with -v, in redisstore/ without package arguments
+// (go test streams, to the terminal itself), or with no terminal (CI), it
+// writes nothing more.
+func toTerminal(line string) {
+	if testing.Verbose() {
+		return
+	}
+	if fi, err := os.Stderr.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, line)
+}
+
 // needRedis returns KEFU_REDIS_ADDR, or skips (fails under CI) without it.
 func needRedis(tb testing.TB) string {
 	tb.Helper()
-	addr := os.Getenv("KEFU_REDIS_ADDR")
+	addr := os.Getenv(envAddr)
 	if addr == "" {
 		if os.Getenv("CI") != "" {
-			tb.Fatal("KEFU_REDIS_ADDR is not set: under CI these tests must run against a real redis-server")
+			tb.Fatal("no real Redis (KEFU_REDIS_ADDR is not set and no redis-server was started): under CI these tests must run against a real redis-server")
 		}
-		tb.Skip("KEFU_REDIS_ADDR is not set: start a redis-server and set it (e.g. 127.0.0.1:6399) to run this test")
+		skip(&skipped.noAddr, tb.Name())
+		tb.Skip("no real Redis: install redis-server (the tests start it) or set KEFU_REDIS_ADDR (e.g. 127.0.0.1:6399) to run this test")
 	}
 	return addr
 }
@@ -60,12 +280,13 @@ func needRedis(tb testing.TB) string {
 func needRedisServer(tb testing.TB) string {
 	tb.Helper()
 	needRedis(tb)
-	path, err := exec.LookPath("redis-server")
+	path, err := redisServerPath()
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			tb.Fatal("redis-server is not on PATH: under CI these tests must run against a real redis-server")
+			tb.Fatalf("%v: under CI these tests must run against a real redis-server", err)
 		}
-		tb.Skip("redis-server is not on PATH")
+		skip(&skipped.noServer, tb.Name())
+		tb.Skip(err)
 	}
 	return path
 }

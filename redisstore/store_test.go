@@ -25,7 +25,8 @@ type backend struct {
 }
 
 // eachBackend runs f against miniredis (always) and the real Redis of
-// KEFU_REDIS_ADDR (skipped without it, failing under CI).
+// KEFU_REDIS_ADDR, which TestMain may have started (skipped without one,
+// failing under CI).
 func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	t.Run("miniredis", func(t *testing.T) {
 		t.Parallel()
