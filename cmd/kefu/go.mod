@@ -1,0 +1,14 @@
+module github.com/kefu-go/kefu/cmd/kefu
+
+go 1.23.0
+
+require (
+	github.com/kefu-go/kefu v0.1.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.16.0 // indirect
+)
