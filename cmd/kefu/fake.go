@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,16 +17,18 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/kefu-go/kefu"
 	"github.com/kefu-go/kefu/kefutest"
 )
 
 // fakeCommand is "kefu fake": kefutest's fake WeChat API as a process.
-func fakeCommand() *command {
-	return &command{
-		name:    "fake",
-		summary: "run a fake WeChat API (kefutest) for other programs to test against",
-		usage: `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
+func fakeCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fake",
+		Short: "run a fake WeChat API (kefutest) for other programs to test against",
+		Long: `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
   kefu fake --account kf01@shop:Alice --payment-user o2
   kefu fake --seed seed.json
 
@@ -97,12 +98,10 @@ Seed file (every field optional; flags add to it, --appid/--secret win):
   {"users":["o1"],"payment_users":["o2"],"media":{"image":["m1"],"thumb":["t1"]},
    "accounts":["kf01@shop:Alice"],"appid":"wx123","secret":"not-a-real-secret"}
 `,
-		flags: fakeFlags,
+		Args:        maxArgs(0),
+		Annotations: map[string]string{noGlobalFlags: "true"},
 	}
-}
-
-// fakeFlags defines kefu fake's flags on fs.
-func fakeFlags(fs *flag.FlagSet) runFunc {
+	fs := cmd.Flags() // --appid, --secret and --json stand for the global ones
 	f := &fakeRun{}
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on this `host:port` (port 0: any free port)")
 	fs.Var(&f.users, "user", "an `OPENID` that wrote to the account (repeatable)")
@@ -117,7 +116,14 @@ func fakeFlags(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&f.json, "json", false, "print only {\"url\",\"appid\",\"secret\"} as one JSON line when ready, for harnesses")
 	fs.StringVar(&f.readyFile, "ready-file", "", "when ready, write {\"url\",\"appid\",\"secret\"} as JSON to this `FILE`")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` the banner, --json and --ready-file give, when clients reach the fake by another name than --addr (a container's --addr 0.0.0.0:8080); it still listens on --addr")
-	return f.run
+	run := runE(e, f.run)
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := rejectGlobalFlags(c); err != nil {
+			return err
+		}
+		return run(c, args)
+	}
+	return cmd
 }
 
 // fakeRun is a run of kefu fake: the flags it was given.
@@ -184,6 +190,7 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) Type() string       { return "strings" }
 
 // seed is what the fake starts with.
 type seed struct {

@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
@@ -22,30 +23,8 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
 
-// parse parses args with fs, flags before or after the other arguments,
-// and returns the other arguments. The standard flag package stops at the
-// first argument that is not a flag, so that "kefu upload photo.png --kind
-// image" would leave "--kind" unparsed; parse carries on after it. A "--"
-// ends the flags: everything after it is an argument.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var others []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return others, nil
-		}
-		if parsed := args[:len(args)-len(rest)]; len(parsed) > 0 && parsed[len(parsed)-1] == "--" {
-			return append(others, rest...), nil
-		}
-		others = append(others, rest[0])
-		args = rest[1:]
-	}
-}
-
-// apiFlags are the flags of the commands that call WeChat.
+// apiFlags are the flags of the commands that call WeChat: global flags,
+// before or after the command.
 type apiFlags struct {
 	appID, secret, baseURL string
 	timeout                time.Duration
@@ -54,7 +33,7 @@ type apiFlags struct {
 	out                    outputFlags
 }
 
-func (a *apiFlags) register(fs *flag.FlagSet) {
+func (a *apiFlags) register(fs *pflag.FlagSet) {
 	// No default from the environment: --help would print the secret.
 	fs.StringVar(&a.appID, "appid", "", "the app id (default $KEFU_APPID)")
 	fs.StringVar(&a.secret, "secret", "", "the app secret (default $KEFU_SECRET; the variable keeps it out of ps)")
@@ -70,7 +49,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 // same exit codes.
 type outputFlags struct{ json bool }
 
-func (o *outputFlags) register(fs *flag.FlagSet) {
+func (o *outputFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout, for scripts (errors stay on stderr)")
 }
 
@@ -115,7 +94,7 @@ func (a *apiFlags) resolve(e *env) error {
 	return nil
 }
 
-// duration is a flag.Value for a time.Duration whose error says how to fix
+// duration is a pflag.Value for a time.Duration whose error says how to fix
 // a number without a unit.
 type duration time.Duration
 
@@ -125,6 +104,8 @@ func (d *duration) String() string {
 	}
 	return time.Duration(*d).String()
 }
+
+func (d *duration) Type() string { return "duration" }
 
 func (d *duration) Set(s string) error {
 	v, err := time.ParseDuration(s)

@@ -18,10 +18,14 @@
 // clock over HTTP (/kefutest/interact, /kefutest/advance,
 // /kefutest/rotate_tokens, /kefutest/messages): see "kefu help fake".
 //
-// Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret).
+// Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret),
+// the base URL from KEFU_BASE_URL (or --base-url). These flags, --timeout,
+// --verbose and --json are global: they go before or after the command.
 // Every command that calls WeChat takes --json: its result as JSON on
 // stdout, for scripts (kefu token --json shows the token only with --show).
-// Run "kefu help COMMAND" for a command's flags. Exit codes: 0 done,
+// "kefu completion bash|zsh|fish" prints a shell completion script, and
+// "kefu --version" (-v) the version. Run "kefu help COMMAND" for a
+// command's flags. Exit codes: 0 done,
 // 1 WeChat refused, 2 usage error, 3 delivery unknown, 4 nothing sent,
 // 130 interrupted.
 package main
@@ -29,13 +33,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kefu-go/kefu"
 )
@@ -60,26 +65,49 @@ type env struct {
 	secret string
 }
 
-// command is one subcommand.
-type command struct {
-	name    string
-	summary string
-	usage   string // the lines after "Usage:", then the flags follow
-	// maxArgs is how many arguments other than flags it takes; flags may
-	// come before or after them ("--" ends the flags).
-	maxArgs int
-	// flags defines the command's flags on fs and returns what runs it.
-	flags func(fs *flag.FlagSet) runFunc
-}
-
 // runFunc runs a command once its flags are parsed, given its arguments
-// other than flags (at most maxArgs).
+// other than flags.
 type runFunc func(ctx context.Context, e *env, args []string) error
 
-// commands returns the subcommands, in the order help lists them.
-func commands() []*command {
-	return []*command{sendCommand(), typingCommand(), uploadCommand(), accountsCommand(), sessionsCommand(),
-		recordsCommand(), tokenCommand(), fakeCommand()}
+// runError is an error of a command's run, as opposed to one of the
+// command line: its exit code says what happened to the request.
+type runError struct{ err error }
+
+func (r *runError) Error() string { return r.err.Error() }
+func (r *runError) Unwrap() error { return r.err }
+
+// errNoCommand is kefu run without a command: the usage is on stderr.
+var errNoCommand = errors.New("no command")
+
+// runE adapts f to cobra: its errors other than usage errors become
+// runErrors.
+func runE(e *env, f runFunc) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := f(cmd.Context(), e, args)
+		var ue *usageError
+		if err != nil && !errors.As(err, &ue) {
+			return &runError{err}
+		}
+		return err
+	}
+}
+
+// maxArgs accepts at most n arguments other than flags; flags may come
+// before or after them ("--" ends the flags).
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("unexpected argument %q", args[n])
+		}
+		return nil
+	}
+}
+
+// commands returns the subcommands, in the order help lists them, sharing
+// the global flags api.
+func commands(e *env, api *apiFlags) []*cobra.Command {
+	return []*cobra.Command{sendCommand(e, api), typingCommand(e, api), uploadCommand(e, api), accountsCommand(e, api),
+		sessionsCommand(e, api), recordsCommand(e, api), tokenCommand(e, api), fakeCommand(e), versionCommand(e)}
 }
 
 func main() {
@@ -91,60 +119,27 @@ func main() {
 
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, e *env) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, mainUsage())
-		return exitUsage
-	}
-	name, rest := args[0], args[1:]
-	switch name {
-	case "help", "-h", "-help", "--help":
-		if name == "help" && len(rest) > 0 {
-			c := lookup(rest[0])
-			if c == nil {
-				fmt.Fprintf(e.stderr, "kefu help: unknown command %q\n", rest[0])
-				return exitUsage
-			}
-			fmt.Fprint(e.stdout, c.help())
-			return exitOK
-		}
-		fmt.Fprint(e.stdout, mainUsage())
-		return exitOK
-	case "version", "--version":
-		fmt.Fprintf(e.stdout, "kefu %s\n", kefu.Version)
-		return exitOK
-	}
-	c := lookup(name)
-	if c == nil {
-		fmt.Fprintf(e.stderr, "kefu: unknown command %q\nRun 'kefu help' for usage.\n", name)
-		return exitUsage
-	}
-
-	fs := flag.NewFlagSet("kefu "+c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are printed below, help on stdout
-	do := c.flags(fs)
-	args, err := parse(fs, rest)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(e.stdout, c.help())
-		return exitOK
-	case err != nil:
-		err = &usageError{err.Error()}
-	case len(args) > c.maxArgs:
-		err = usagef("unexpected argument %q", args[c.maxArgs])
-	default:
-		err = do(ctx, e, args)
-	}
-	var ue *usageError
+	root := newRoot(e)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	var re *runError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "kefu %s: %s\nRun 'kefu %s --help' for usage.\n", c.name, e.scrub(ue.msg), c.name)
+	case errors.Is(err, errNoCommand):
 		return exitUsage
-	default:
-		fmt.Fprintf(e.stderr, "kefu %s: %s\n", c.name, e.scrub(describe(err)))
-		return exitCode(ctx, err)
+	case errors.As(err, &re):
+		fmt.Fprintf(e.stderr, "kefu %s: %s\n", cmd.Name(), e.scrub(describe(re.err)))
+		return exitCode(ctx, re.err)
 	}
+	// A usage error: kefu's own, or cobra's (flags, unknown command).
+	msg := strings.TrimRight(e.scrub(err.Error()), "\n")
+	if cmd == nil || cmd == root {
+		fmt.Fprintf(e.stderr, "kefu: %s\nRun 'kefu help' for usage.\n", msg)
+	} else {
+		fmt.Fprintf(e.stderr, "kefu %s: %s\nRun 'kefu %s --help' for usage.\n", cmd.Name(), msg, cmd.Name())
+	}
+	return exitUsage
 }
 
 // exitCode is the exit code of a command that failed with err (not a usage
@@ -164,63 +159,6 @@ func exitCode(ctx context.Context, err error) int {
 		return exitRefused
 	}
 	return exitNotSent
-}
-
-func lookup(name string) *command {
-	for _, c := range commands() {
-		if c.name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-func mainUsage() string {
-	var b strings.Builder
-	b.WriteString(`kefu sends WeChat customer-service messages (客服消息).
-
-Usage:
-  kefu COMMAND [flags]
-
-Commands:
-`)
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
-	}
-	b.WriteString(`  help     show help for a command: kefu help send
-  version  print kefu's version
-
-Examples:
-  kefu send --to OPENID --text "您好"
-  MEDIA=$(kefu upload --kind image photo.png)      the media id, for an image message
-  kefu accounts --online
-  kefu records --from "2025-06-01 09:00" > records.jsonl   one JSON object per record
-  kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
-
-Credentials come from KEFU_APPID and KEFU_SECRET, or --appid and --secret;
-KEFU_BASE_URL stands for --base-url. --json prints a command's result as
-JSON on stdout, for scripts; errors stay on stderr.
-
-Exit codes, the same for every command:
-  0    done
-  1    WeChat refused (its errcode is on stderr)
-  2    usage error
-  3    delivery unknown: the message may have been delivered
-  4    nothing sent (validation, no access token, a network failure before writing)
-  130  interrupted (Ctrl-C)
-`)
-	return b.String()
-}
-
-// help returns the command's usage and flags.
-func (c *command) help() string {
-	fs := flag.NewFlagSet("kefu "+c.name, flag.ContinueOnError)
-	c.flags(fs)
-	var b strings.Builder
-	fmt.Fprintf(&b, "kefu %s: %s\n\nUsage:\n%s\nFlags (-flag and --flag are the same):\n", c.name, c.summary, c.usage)
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	return b.String()
 }
 
 // scrub removes the app secret from s: kefu's errors never hold it, but a

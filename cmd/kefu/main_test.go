@@ -123,3 +123,47 @@ func TestInProcess(t *testing.T) {
 	assert.Equal(t, exitOK, <-exited, rest.String())
 	assert.Contains(t, rest.String(), "kefu fake: stopped")
 }
+
+// TestVersionFlags: kefu --version and -v print what kefu version does.
+func TestVersionFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"-v"}, {"--version"}, {"version"}} {
+		r := kefuRun(t, "", nil, nil, args...)
+		assert.Equal(t, result{stdout: "kefu " + kefu.Version + "\n"}, r, args)
+	}
+}
+
+// TestCompletion: kefu completion prints cobra's scripts.
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	r := kefuRun(t, "", nil, nil, "completion", "bash")
+	assert.Equal(t, 0, r.code, r)
+	assert.True(t, strings.HasPrefix(r.stdout, "# bash completion"), r.stdout[:min(len(r.stdout), 80)])
+	for _, shell := range []string{"zsh", "fish"} {
+		r := kefuRun(t, "", nil, nil, "completion", shell)
+		assert.Equal(t, 0, r.code, r)
+		assert.Contains(t, r.stdout, "kefu", shell)
+	}
+	// The script asks kefu itself for the commands and flags.
+	r = kefuRun(t, "", nil, nil, "__complete", "se")
+	assert.Contains(t, r.stdout, "send\t", r)
+	assert.Contains(t, r.stdout, "sessions\t", r)
+	r = kefuRun(t, "", nil, nil, "__complete", "send", "--te")
+	assert.Contains(t, r.stdout, "--text\t", r)
+}
+
+// TestDidYouMean: a mistyped command or flag is a usage error that names
+// the closest ones.
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	testUsageErrors(t, []usageCase{
+		{args: []string{"sned", "--to", "o1"}, want: "kefu: unknown command \"sned\" for \"kefu\"\n\nDid you mean this?\n\tsend\n"},
+		{args: []string{"acounts"}, want: "Did you mean this?\n\taccounts\n"},
+		{args: []string{"send", "--to", "o1", "--txt", "hi"}, want: "kefu send: unknown flag: --txt\n\nDid you mean this?\n\t--text\n"},
+		{args: []string{"--base-ur", "http://x", "token"}, want: "unknown flag: --base-ur\n\nDid you mean this?\n\t--base-url\n"},
+		{args: []string{"send", "-to", "o1"}, want: "Did you mean this?\n\t--to\n"},
+		{args: []string{"fake", "--timeout", "3s"}, want: "kefu fake: --timeout goes with the commands that call WeChat"},
+	})
+	r := kefuRun(t, "", nil, nil, "send", "--xyzzy")
+	assert.NotContains(t, r.stderr, "Did you mean", r)
+}

@@ -2,20 +2,21 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kefu-go/kefu"
 )
 
 // recordsCommand is "kefu records": the message records of a span of time.
-func recordsCommand() *command {
-	return &command{
-		name:    "records",
-		summary: "print the message records from --from to --to, one JSON object per line",
-		usage: `  kefu records --from "2025-06-01 09:00" --to "2025-06-01 18:00"
+func recordsCommand(e *env, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "records",
+		Short: "print the message records from --from to --to, one JSON object per line",
+		Long: `  kefu records --from "2025-06-01 09:00" --to "2025-06-01 18:00"
   kefu records --from 2025-06-01T00:00:00+08:00 --timeout 10m > records.jsonl
 
 It reads the records from --from (inclusive) to --to (exclusive; default
@@ -29,22 +30,19 @@ seconds) in local time. --timeout bounds the whole read: raise it for long
 spans. An error after some records ends the output there, with the exit
 code of the error; the records printed are complete lines.
 `,
-		flags: recordsFlags,
+		Args: maxArgs(0),
 	}
-}
-
-// recordsFlags defines kefu records' flags on fs.
-func recordsFlags(fs *flag.FlagSet) runFunc {
-	r := &recordsRun{}
-	r.api.register(fs)
+	fs := cmd.Flags()
+	r := &recordsRun{api: api}
 	fs.Var(&r.from, "from", "the start, a `TIME` (required)")
 	fs.Var(&r.to, "to", "the end, a `TIME` (default now)")
-	return r.run
+	cmd.RunE = runE(e, r.run)
+	return cmd
 }
 
 // recordsRun is a run of kefu records: the flags it was given.
 type recordsRun struct {
-	api      apiFlags
+	api      *apiFlags
 	from, to timeFlag
 }
 
@@ -80,7 +78,7 @@ func (r *recordsRun) run(ctx context.Context, e *env, _ []string) error {
 // time.
 var timeLayouts = []string{time.RFC3339, "2006-01-02 15:04", "2006-01-02 15:04:05"}
 
-// timeFlag is a flag.Value for a time: RFC 3339, or a local date and time.
+// timeFlag is a pflag.Value for a time: RFC 3339, or a local date and time.
 type timeFlag time.Time
 
 func (t *timeFlag) String() string {
@@ -89,6 +87,8 @@ func (t *timeFlag) String() string {
 	}
 	return time.Time(*t).Format(time.RFC3339)
 }
+
+func (t *timeFlag) Type() string { return "time" }
 
 func (t *timeFlag) Set(s string) error {
 	for _, layout := range timeLayouts {

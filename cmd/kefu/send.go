@@ -5,22 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/kefu-go/kefu"
 )
 
 // sendCommand is "kefu send": one message, as text or as JSON.
-func sendCommand() *command {
-	return &command{
-		name:    "send",
-		summary: "send one customer-service message",
-		usage: `  kefu send --to OPENID --text "您好"
+func sendCommand(e *env, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "send",
+		Short: "send one customer-service message",
+		Long: `  kefu send --to OPENID --text "您好"
   kefu send --file FILE          a kefu.Message as JSON, any type; "-" reads stdin
   kefu send --to OPENID --file - <<<'{"msgtype":"image","image":{"media_id":"MEDIA_ID"}}'
   kefu send --json --to OPENID --text hi     prints {"msgid":N} (0 when WeChat gives none)
@@ -30,26 +32,22 @@ customer-service account. Prints "ok" when WeChat accepted the message.
 WeChat allows messages only after the user acted (5 in 48 h after the user
 writes): outside that window it answers 45015, past the quota 45047.
 `,
-		maxArgs: 1, // only to say what to do with "--json FILE", once the way to send a file
-		flags:   sendFlags,
+		Args: maxArgs(1), // only to say what to do with "--json FILE", once the way to send a file
 	}
-}
-
-// sendFlags defines kefu send's flags on fs.
-func sendFlags(fs *flag.FlagSet) runFunc {
-	s := &sendRun{fs: fs}
-	s.api.register(fs)
+	fs := cmd.Flags()
+	s := &sendRun{fs: fs, api: api}
 	fs.StringVar(&s.to, "to", "", "the user's `OPENID`")
 	fs.StringVar(&s.text, "text", "", "send a text message with this content (may hold <a href> links)")
 	fs.StringVar(&s.file, "file", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
 	fs.StringVar(&s.from, "from", "", "send as this customer-service account, e.g. kf01@account")
-	return s.run
+	cmd.RunE = runE(e, s.run)
+	return cmd
 }
 
 // sendRun is a run of kefu send: the flags it was given.
 type sendRun struct {
-	api                  apiFlags
-	fs                   *flag.FlagSet // tells whether --text was given
+	api                  *apiFlags
+	fs                   *pflag.FlagSet // tells whether --text was given
 	to, text, file, from string
 }
 
@@ -61,8 +59,7 @@ type sent struct {
 // run sends the message the flags give and prints "ok", or with --json
 // its msgid.
 func (s *sendRun) run(ctx context.Context, e *env, args []string) error {
-	textSet := false
-	s.fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })
+	textSet := s.fs.Changed("text")
 	switch {
 	case len(args) > 0:
 		return usagef("unexpected argument %q: to send a message in a file, use --file %s (--json prints the result as JSON)", args[0], args[0])

@@ -3,20 +3,21 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kefu-go/kefu"
 )
 
 // sessionsCommand is "kefu sessions": who the customer-service accounts
 // serve, and who waits.
-func sessionsCommand() *command {
-	return &command{
-		name:    "sessions",
-		summary: "list an account's sessions, a user's session, or the users waiting (--waiting)",
-		usage: `  kefu sessions --account KF     one line per session of the account: openid, created
+func sessionsCommand(e *env, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "list an account's sessions, a user's session, or the users waiting (--waiting)",
+		Long: `  kefu sessions --account KF     one line per session of the account: openid, created
   kefu sessions --user OPENID    the user's session: kf_account, openid, created
   kefu sessions --waiting        one line per waiting user: openid, latest message
 
@@ -28,23 +29,20 @@ longest and says on stderr how many wait in all. With --json:
   --user       {"kf_account","openid","created"}    ({"kf_account":"","openid"} for none)
   --waiting    {"count":N,"waiting":[{"openid","latest_time"}, ...]}
 `,
-		flags: sessionsFlags,
+		Args: maxArgs(0),
 	}
-}
-
-// sessionsFlags defines kefu sessions' flags on fs.
-func sessionsFlags(fs *flag.FlagSet) runFunc {
-	var s sessionsRun // exactly one of --account, --user, --waiting
+	fs := cmd.Flags()
+	s := &sessionsRun{api: api} // exactly one of --account, --user, --waiting
 	fs.StringVar(&s.account, "account", "", "list the sessions of this customer-service `KF_ACCOUNT` (Sessions)")
 	fs.StringVar(&s.user, "user", "", "show the session of this `OPENID` (Session)")
 	fs.BoolVar(&s.waiting, "waiting", false, "list the users waiting for an account (WaitingSessions)")
-	s.api.register(fs) // help sorts the flags by name
-	return s.run
+	cmd.RunE = runE(e, s.run)
+	return cmd
 }
 
 // sessionsRun is a run of kefu sessions: the flags it was given.
 type sessionsRun struct {
-	api           apiFlags
+	api           *apiFlags
 	account, user string
 	waiting       bool
 }

@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kefu-go/kefu"
 )
 
 // tokenCommand is "kefu token": an access token and its expiry.
-func tokenCommand() *command {
-	return &command{
-		name:    "token",
-		summary: "fetch an access token and print when it expires",
-		usage: `  kefu token                     check the credentials: prints the token's expiry only
+func tokenCommand(e *env, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "fetch an access token and print when it expires",
+		Long: `  kefu token                     check the credentials: prints the token's expiry only
   TOKEN=$(kefu token --show)     the token itself on stdout (the expiry goes to stderr)
   kefu token --json              {"expires_at":RFC3339,"expires_in_seconds":N}
   kefu token --json --show       the same with "access_token"; without --show, never the token
@@ -25,22 +26,19 @@ GET /cgi-bin/token instead, which issues a new token on every call and kills
 the app's previous classic token 5 minutes later: other processes using it
 will see 40001.
 `,
-		flags: tokenFlags,
+		Args: maxArgs(0),
 	}
-}
-
-// tokenFlags defines kefu token's flags on fs.
-func tokenFlags(fs *flag.FlagSet) runFunc {
-	t := &tokenRun{}
-	t.api.register(fs)
+	fs := cmd.Flags()
+	t := &tokenRun{api: api}
 	fs.BoolVar(&t.show, "show", false, "print the token itself, alone on stdout")
 	fs.BoolVar(&t.classic, "classic", false, "use the classic GET /cgi-bin/token (kills the previous classic token)")
-	return t.run
+	cmd.RunE = runE(e, t.run)
+	return cmd
 }
 
 // tokenRun is a run of kefu token: the flags it was given.
 type tokenRun struct {
-	api           apiFlags
+	api           *apiFlags
 	show, classic bool
 }
 

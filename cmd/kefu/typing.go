@@ -2,17 +2,18 @@ package main
 
 import (
 	"context"
-	"flag"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kefu-go/kefu"
 )
 
 // typingCommand is "kefu typing": the "typing..." a user sees, on or off.
-func typingCommand() *command {
-	return &command{
-		name:    "typing",
-		summary: `show "typing..." to a user, or stop it (--off)`,
-		usage: `  kefu typing --to OPENID
+func typingCommand(e *env, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "typing",
+		Short: `show "typing..." to a user, or stop it (--off)`,
+		Long: `  kefu typing --to OPENID
   kefu typing --to OPENID --off
   kefu typing --to OPENID --json     prints {"ok":true}
 
@@ -20,22 +21,19 @@ WeChat allows it only within 30 s of a message exchange with the user
 (45080) and not while already typing (45081); it lasts 15 s, or until a
 message is sent.
 `,
-		flags: typingFlags,
+		Args: maxArgs(0),
 	}
-}
-
-// typingFlags defines kefu typing's flags on fs.
-func typingFlags(fs *flag.FlagSet) runFunc {
-	t := &typingRun{}
-	t.api.register(fs)
+	fs := cmd.Flags()
+	t := &typingRun{api: api}
 	fs.StringVar(&t.to, "to", "", "the user's `OPENID`")
 	fs.BoolVar(&t.off, "off", false, "stop typing (CancelTyping)")
-	return t.run
+	cmd.RunE = runE(e, t.run)
+	return cmd
 }
 
 // typingRun is a run of kefu typing: the flags it was given.
 type typingRun struct {
-	api apiFlags
+	api *apiFlags
 	to  string
 	off bool
 }

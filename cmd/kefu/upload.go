@@ -4,24 +4,25 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/kefu-go/kefu"
 )
 
 // uploadCommand is "kefu upload": a temporary media file, for messages to
 // use by its media id.
-func uploadCommand() *command {
-	return &command{
-		name:    "upload",
-		summary: "upload a media file (kept 3 days) and print its media id",
-		maxArgs: 1,
-		usage: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
+func uploadCommand(e *env, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "upload",
+		Short: "upload a media file (kept 3 days) and print its media id",
+		Args:  maxArgs(1),
+		Long: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
   MEDIA=$(kefu upload --kind image photo.png)     the media id, alone on stdout
   kefu upload --kind image --name photo.png - < photo.png    "-" reads stdin; --name is required then
   kefu upload --kind image --json photo.png
@@ -42,22 +43,18 @@ the largest size:
 A file of another type, empty or too large is refused before anything is
 sent (exit 1).
 `,
-		flags: uploadFlags,
 	}
-}
-
-// uploadFlags defines kefu upload's flags on fs.
-func uploadFlags(fs *flag.FlagSet) runFunc {
-	u := &uploadRun{}
-	u.api.register(fs)
+	fs := cmd.Flags()
+	u := &uploadRun{api: api}
 	fs.StringVar(&u.kind, "kind", "", "the media `KIND`: image, voice, video or thumb (required)")
 	fs.StringVar(&u.name, "name", "", "the filename WeChat sees, whose extension gives the file type (default: FILE's name; required with -)")
-	return u.run
+	cmd.RunE = runE(e, u.run)
+	return cmd
 }
 
 // uploadRun is a run of kefu upload: the flags it was given.
 type uploadRun struct {
-	api        apiFlags
+	api        *apiFlags
 	kind, name string
 }
 
