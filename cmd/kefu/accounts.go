@@ -6,18 +6,13 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
 
-// accountsCommand is "kefu accounts": the customer-service accounts, all or
-// those online; "kefu accounts add" and "kefu accounts delete" manage them.
-func accountsCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "accounts",
-		Short: "list the customer-service accounts (--online: with a worker online); add, delete",
-		Args:  maxArgs(1),
-		Long: `  kefu accounts             one line per account: kf_account, nickname, kf_id, invite status
+// accountsHelp is the help of "kefu accounts", after its usage line.
+const accountsHelp = `  kefu accounts             one line per account: kf_account, nickname, kf_id, invite status
   kefu accounts --online    one line per online account: kf_account, kf_id, status, sessions
   kefu accounts --json      a JSON array, each account in the shape of WeChat's list:
                             {"kf_account","kf_nick","kf_id","kf_headimgurl","kf_wx",
@@ -40,15 +35,19 @@ account (delete) are WeChat's refusals: its errcode on stderr, exit 1. A
 kf_account not of the form prefix@wechatid (the prefix 1 to 10 of A-Z, a-z,
 0-9, _), or a nickname not of 1 to 16 characters, is refused before anything
 is sent (exit 4).
-`,
-	}
-	fs := cmd.Flags()
-	a := &accountsRun{api: api}
+`
+
+// accountsCommand is "kefu accounts": the customer-service accounts, all or
+// those online; "kefu accounts add" and "kefu accounts delete" manage them.
+func accountsCommand(e *env, api *apiFlags) *cobra.Command {
+	return newCommand(e, "accounts", "list the customer-service accounts (--online: with a worker online); add, delete", accountsHelp, maxArgs(1), &accountsRun{api: api})
+}
+
+// define defines kefu accounts's flags on fs.
+func (a *accountsRun) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.online, "online", false, "list the accounts whose worker is online (OnlineAccounts)")
 	fs.StringVar(&a.account, "account", "", "add or delete: the `KF_ACCOUNT`, prefix@wechatid")
 	fs.StringVar(&a.nickname, "nickname", "", "add: the `NAME` users see, 1 to 16 characters")
-	cmd.RunE = runE(e, a.run)
-	return cmd
 }
 
 // accountsRun is a run of kefu accounts: the flags it was given.

@@ -18,17 +18,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 	"github.com/kefu-go/kefu/kefutest"
 )
 
-// fakeCommand is "kefu fake": kefutest's fake WeChat API as a process.
-func fakeCommand(e *env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "fake",
-		Short: "run a fake WeChat API (kefutest) for other programs to test against",
-		Long: `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
+// fakeHelp is the help of "kefu fake", after its usage line.
+const fakeHelp = `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
   kefu fake --account kf01@shop:Alice --payment-user o2
   kefu fake --seed seed.json
 
@@ -97,12 +94,25 @@ e.g. curl -d '{"openid":"o9","action":"UserMessage"}' http://127.0.0.1:8080/kefu
 Seed file (every field optional; flags add to it, --appid/--secret win):
   {"users":["o1"],"payment_users":["o2"],"media":{"image":["m1"],"thumb":["t1"]},
    "accounts":["kf01@shop:Alice"],"appid":"wx123","secret":"not-a-real-secret"}
-`,
-		Args:        maxArgs(0),
-		Annotations: map[string]string{noGlobalFlags: "true"},
+`
+
+// fakeCommand is "kefu fake": kefutest's fake WeChat API as a process.
+func fakeCommand(e *env) *cobra.Command {
+	cmd := newCommand(e, "fake", "run a fake WeChat API (kefutest) for other programs to test against", fakeHelp, maxArgs(0), &fakeRun{})
+	cmd.Annotations = map[string]string{noGlobalFlags: "true"}
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := rejectGlobalFlags(c); err != nil {
+			return err
+		}
+		return run(c, args)
 	}
-	fs := cmd.Flags() // --appid, --secret and --json stand for the global ones
-	f := &fakeRun{}
+	return cmd
+}
+
+// define defines kefu fake's flags on fs.
+func (f *fakeRun) define(fs *pflag.FlagSet) {
+	// --appid, --secret and --json stand for the global ones
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on this `host:port` (port 0: any free port)")
 	fs.Var(&f.users, "user", "an `OPENID` that wrote to the account (repeatable)")
 	fs.Var(&f.payers, "payment-user", "an `OPENID` whose payment succeeded (repeatable)")
@@ -116,14 +126,6 @@ Seed file (every field optional; flags add to it, --appid/--secret win):
 	fs.BoolVar(&f.json, "json", false, "print only {\"url\",\"appid\",\"secret\"} as one JSON line when ready, for harnesses")
 	fs.StringVar(&f.readyFile, "ready-file", "", "when ready, write {\"url\",\"appid\",\"secret\"} as JSON to this `FILE`")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` the banner, --json and --ready-file give, when clients reach the fake by another name than --addr (a container's --addr 0.0.0.0:8080); it still listens on --addr")
-	run := runE(e, f.run)
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		if err := rejectGlobalFlags(c); err != nil {
-			return err
-		}
-		return run(c, args)
-	}
-	return cmd
 }
 
 // fakeRun is a run of kefu fake: the flags it was given.

@@ -41,6 +41,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
@@ -90,6 +91,21 @@ func runE(e *env, f runFunc) func(*cobra.Command, []string) error {
 		}
 		return err
 	}
+}
+
+// runner is one run of a command: its flags, and what runs it.
+type runner interface {
+	define(fs *pflag.FlagSet)
+	run(ctx context.Context, e *env, args []string) error
+}
+
+// newCommand returns a command: its name, its one-line summary, the help
+// that follows its usage line, the arguments it takes, and its run.
+func newCommand(e *env, use, short, long string, args cobra.PositionalArgs, r runner) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: args}
+	r.define(cmd.Flags())
+	cmd.RunE = runE(e, r.run)
+	return cmd
 }
 
 // maxArgs accepts at most n arguments other than flags; flags may come

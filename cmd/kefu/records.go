@@ -7,16 +7,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
 
-// recordsCommand is "kefu records": the message records of a span of time.
-func recordsCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "records",
-		Short: "print the message records from --from to --to, one JSON object per line",
-		Long: `  kefu records --from "2025-06-01 09:00" --to "2025-06-01 18:00"
+// recordsHelp is the help of "kefu records", after its usage line.
+const recordsHelp = `  kefu records --from "2025-06-01 09:00" --to "2025-06-01 18:00"
   kefu records --from 2025-06-01T00:00:00+08:00 --timeout 10m > records.jsonl
 
 It reads the records from --from (inclusive) to --to (exclusive; default
@@ -29,15 +26,17 @@ opercode 2001: the account received a message, 2002: a worker sent one,
 seconds) in local time. --timeout bounds the whole read: raise it for long
 spans. An error after some records ends the output there, with the exit
 code of the error; the records printed are complete lines.
-`,
-		Args: maxArgs(0),
-	}
-	fs := cmd.Flags()
-	r := &recordsRun{api: api}
+`
+
+// recordsCommand is "kefu records": the message records of a span of time.
+func recordsCommand(e *env, api *apiFlags) *cobra.Command {
+	return newCommand(e, "records", "print the message records from --from to --to, one JSON object per line", recordsHelp, maxArgs(0), &recordsRun{api: api})
+}
+
+// define defines kefu records's flags on fs.
+func (r *recordsRun) define(fs *pflag.FlagSet) {
 	fs.Var(&r.from, "from", "the start, a `TIME` (required)")
 	fs.Var(&r.to, "to", "the end, a `TIME` (default now)")
-	cmd.RunE = runE(e, r.run)
-	return cmd
 }
 
 // recordsRun is a run of kefu records: the flags it was given.

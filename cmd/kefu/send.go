@@ -17,12 +17,8 @@ import (
 	"github.com/kefu-go/kefu"
 )
 
-// sendCommand is "kefu send": one message, as text or as JSON.
-func sendCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "send",
-		Short: "send one customer-service message",
-		Long: `  kefu send --to OPENID --text "您好"
+// sendHelp is the help of "kefu send", after its usage line.
+const sendHelp = `  kefu send --to OPENID --text "您好"
   kefu send --file FILE          a kefu.Message as JSON, any type; "-" reads stdin
   kefu send --to OPENID --file - <<<'{"msgtype":"image","image":{"media_id":"MEDIA_ID"}}'
   kefu send --json --to OPENID --text hi     prints {"msgid":N} (0 when WeChat gives none)
@@ -31,17 +27,22 @@ The recipient is --to, else the "touser" of the file. --from sends as a
 customer-service account. Prints "ok" when WeChat accepted the message.
 WeChat allows messages only after the user acted (5 in 48 h after the user
 writes): outside that window it answers 45015, past the quota 45047.
-`,
-		Args: maxArgs(1), // only to say what to do with "--json FILE", once the way to send a file
-	}
-	fs := cmd.Flags()
-	s := &sendRun{fs: fs, api: api}
+`
+
+// sendCommand is "kefu send": one message, as text or as JSON.
+func sendCommand(e *env, api *apiFlags) *cobra.Command {
+	// One argument is taken only to say what to do with "--json FILE",
+	// once the way to send a file.
+	return newCommand(e, "send", "send one customer-service message", sendHelp, maxArgs(1), &sendRun{api: api})
+}
+
+// define defines kefu send's flags on fs.
+func (s *sendRun) define(fs *pflag.FlagSet) {
+	s.fs = fs // tells whether --text was given
 	fs.StringVar(&s.to, "to", "", "the user's `OPENID`")
 	fs.StringVar(&s.text, "text", "", "send a text message with this content (may hold <a href> links)")
 	fs.StringVar(&s.file, "file", "", "send the message in `FILE` (JSON, as WeChat's API takes it); - reads stdin")
 	fs.StringVar(&s.from, "from", "", "send as this customer-service account, e.g. kf01@account")
-	cmd.RunE = runE(e, s.run)
-	return cmd
 }
 
 // sendRun is a run of kefu send: the flags it was given.

@@ -7,17 +7,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
 
-// sessionsCommand is "kefu sessions": who the customer-service accounts
-// serve, and who waits.
-func sessionsCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "sessions",
-		Short: "list an account's sessions, a user's session, or the users waiting (--waiting)",
-		Long: `  kefu sessions --account KF     one line per session of the account: openid, created
+// sessionsHelp is the help of "kefu sessions", after its usage line.
+const sessionsHelp = `  kefu sessions --account KF     one line per session of the account: openid, created
   kefu sessions --user OPENID    the user's session: kf_account, openid, created
   kefu sessions --waiting        one line per waiting user: openid, latest message
 
@@ -28,16 +24,20 @@ longest and says on stderr how many wait in all. With --json:
   --account    [{"kf_account","openid","created"}, ...]    ([] for none)
   --user       {"kf_account","openid","created"}    ({"kf_account":"","openid"} for none)
   --waiting    {"count":N,"waiting":[{"openid","latest_time"}, ...]}
-`,
-		Args: maxArgs(0),
-	}
-	fs := cmd.Flags()
-	s := &sessionsRun{api: api} // exactly one of --account, --user, --waiting
+`
+
+// sessionsCommand is "kefu sessions": who the customer-service accounts
+// serve, and who waits.
+func sessionsCommand(e *env, api *apiFlags) *cobra.Command {
+	return newCommand(e, "sessions", "list an account's sessions, a user's session, or the users waiting (--waiting)", sessionsHelp, maxArgs(0), &sessionsRun{api: api})
+}
+
+// define defines kefu sessions's flags on fs.
+func (s *sessionsRun) define(fs *pflag.FlagSet) {
+	// exactly one of --account, --user, --waiting
 	fs.StringVar(&s.account, "account", "", "list the sessions of this customer-service `KF_ACCOUNT` (Sessions)")
 	fs.StringVar(&s.user, "user", "", "show the session of this `OPENID` (Session)")
 	fs.BoolVar(&s.waiting, "waiting", false, "list the users waiting for an account (WaitingSessions)")
-	cmd.RunE = runE(e, s.run)
-	return cmd
 }
 
 // sessionsRun is a run of kefu sessions: the flags it was given.

@@ -6,16 +6,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
 
-// tokenCommand is "kefu token": an access token and its expiry.
-func tokenCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "token",
-		Short: "fetch an access token and print when it expires",
-		Long: `  kefu token                     check the credentials: prints the token's expiry only
+// tokenHelp is the help of "kefu token", after its usage line.
+const tokenHelp = `  kefu token                     check the credentials: prints the token's expiry only
   TOKEN=$(kefu token --show)     the token itself on stdout (the expiry goes to stderr)
   kefu token --json              {"expires_at":RFC3339,"expires_in_seconds":N}
   kefu token --json --show       the same with "access_token"; without --show, never the token
@@ -25,15 +22,17 @@ which hands every caller the same token: it disturbs nobody. --classic asks
 GET /cgi-bin/token instead, which issues a new token on every call and kills
 the app's previous classic token 5 minutes later: other processes using it
 will see 40001.
-`,
-		Args: maxArgs(0),
-	}
-	fs := cmd.Flags()
-	t := &tokenRun{api: api}
+`
+
+// tokenCommand is "kefu token": an access token and its expiry.
+func tokenCommand(e *env, api *apiFlags) *cobra.Command {
+	return newCommand(e, "token", "fetch an access token and print when it expires", tokenHelp, maxArgs(0), &tokenRun{api: api})
+}
+
+// define defines kefu token's flags on fs.
+func (t *tokenRun) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&t.show, "show", false, "print the token itself, alone on stdout")
 	fs.BoolVar(&t.classic, "classic", false, "use the classic GET /cgi-bin/token (kills the previous classic token)")
-	cmd.RunE = runE(e, t.run)
-	return cmd
 }
 
 // tokenRun is a run of kefu token: the flags it was given.

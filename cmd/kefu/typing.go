@@ -4,31 +4,30 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
 
-// typingCommand is "kefu typing": the "typing..." a user sees, on or off.
-func typingCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "typing",
-		Short: `show "typing..." to a user, or stop it (--off)`,
-		Long: `  kefu typing --to OPENID
+// typingHelp is the help of "kefu typing", after its usage line.
+const typingHelp = `  kefu typing --to OPENID
   kefu typing --to OPENID --off
   kefu typing --to OPENID --json     prints {"ok":true}
 
 WeChat allows it only within 30 s of a message exchange with the user
 (45080) and not while already typing (45081); it lasts 15 s, or until a
 message is sent.
-`,
-		Args: maxArgs(0),
-	}
-	fs := cmd.Flags()
-	t := &typingRun{api: api}
+`
+
+// typingCommand is "kefu typing": the "typing..." a user sees, on or off.
+func typingCommand(e *env, api *apiFlags) *cobra.Command {
+	return newCommand(e, "typing", `show "typing..." to a user, or stop it (--off)`, typingHelp, maxArgs(0), &typingRun{api: api})
+}
+
+// define defines kefu typing's flags on fs.
+func (t *typingRun) define(fs *pflag.FlagSet) {
 	fs.StringVar(&t.to, "to", "", "the user's `OPENID`")
 	fs.BoolVar(&t.off, "off", false, "stop typing (CancelTyping)")
-	cmd.RunE = runE(e, t.run)
-	return cmd
 }
 
 // typingRun is a run of kefu typing: the flags it was given.

@@ -11,18 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kefu-go/kefu"
 )
 
-// uploadCommand is "kefu upload": a temporary media file, for messages to
-// use by its media id.
-func uploadCommand(e *env, api *apiFlags) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "upload",
-		Short: "upload a media file (kept 3 days) and print its media id",
-		Args:  maxArgs(1),
-		Long: `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
+// uploadHelp is the help of "kefu upload", after its usage line.
+const uploadHelp = `  kefu upload --kind KIND FILE                    KIND: image, voice, video or thumb
   MEDIA=$(kefu upload --kind image photo.png)     the media id, alone on stdout
   kefu upload --kind image --name photo.png - < photo.png    "-" reads stdin; --name is required then
   kefu upload --kind image --json photo.png
@@ -42,14 +37,18 @@ the largest size:
   thumb  .jpg .jpeg             64 KB
 A file of another type, empty or too large is refused before anything is
 sent (exit 1).
-`,
-	}
-	fs := cmd.Flags()
-	u := &uploadRun{api: api}
+`
+
+// uploadCommand is "kefu upload": a temporary media file, for messages to
+// use by its media id.
+func uploadCommand(e *env, api *apiFlags) *cobra.Command {
+	return newCommand(e, "upload", "upload a media file (kept 3 days) and print its media id", uploadHelp, maxArgs(1), &uploadRun{api: api})
+}
+
+// define defines kefu upload's flags on fs.
+func (u *uploadRun) define(fs *pflag.FlagSet) {
 	fs.StringVar(&u.kind, "kind", "", "the media `KIND`: image, voice, video or thumb (required)")
 	fs.StringVar(&u.name, "name", "", "the filename WeChat sees, whose extension gives the file type (default: FILE's name; required with -)")
-	cmd.RunE = runE(e, u.run)
-	return cmd
 }
 
 // uploadRun is a run of kefu upload: the flags it was given.
