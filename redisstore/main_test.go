@@ -1,17 +1,18 @@
 package redisstore
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -112,10 +113,14 @@ func redisServerPath() (string, error) {
 
 // mainRedis is the redis-server TestMain started.
 type mainRedis struct {
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once it has exited and been waited for
+	addr  string
+	dir   string
+	cmd   *exec.Cmd
+	ready chan struct{} // closed when its log says it accepts connections
+	done  chan struct{} // closed once it has exited and been waited for
+
+	mu   sync.Mutex
+	last string // the last line of its log
 }
 
 // startMainRedis starts bin on a free loopback port (trying a few, as
@@ -143,49 +148,74 @@ func tryMainRedis(bin string) (*mainRedis, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &mainRedis{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{})}
+	p := &mainRedis{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir,
+		ready: make(chan struct{}), done: make(chan struct{})}
+	// --logfile "": the log goes to stdout, which says when it is ready.
 	p.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+		"--dir", dir, "--logfile", "")
 	setPdeathsig(p.cmd)
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if err := p.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	go func() { p.cmd.Wait(); close(p.done) }() // ends in stop, before goleak looks
+	go p.follow(out) // ends in stop, before goleak looks
 	if err := p.wait(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 		p.stop()
-		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
-		return nil, fmt.Errorf("on %s: %w (its log's last line: %q)", p.addr, err, lines[len(lines)-1])
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return nil, fmt.Errorf("on %s: %w (its log's last line: %q)", p.addr, err, p.last)
 	}
 	return p, nil
 }
 
-// wait waits, for at most 10 s, until the server answers as itself (its
-// process_id is ours: not another server that took the port first).
+// follow reads the server's log until it exits: it closes ready on the line
+// that says it accepts connections, then waits for the process and closes
+// done.
+func (p *mainRedis) follow(out io.Reader) {
+	sc := bufio.NewScanner(out)
+	isReady := false
+	for sc.Scan() {
+		line := sc.Text()
+		p.mu.Lock()
+		p.last = line
+		p.mu.Unlock()
+		if !isReady && strings.Contains(line, "Ready to accept connections") {
+			isReady = true
+			close(p.ready)
+		}
+	}
+	p.cmd.Wait()
+	close(p.done)
+}
+
+// wait waits, for at most 10 s, until the server says it is ready, then
+// checks that it answers as itself (its process_id is ours: not another
+// server that took the port first).
 func (p *mainRedis) wait() error {
+	limit := time.NewTimer(10 * time.Second)
+	defer limit.Stop()
+	select {
+	case <-p.ready:
+	case <-p.done:
+		return errors.New("it exited")
+	case <-limit.C:
+		return errors.New("not ready after 10 s")
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer rdb.Close()
-	want := "process_id:" + strconv.Itoa(p.cmd.Process.Pid)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			return errors.New("it exited")
-		default:
-		}
-		info, err := rdb.Info(context.Background(), "server").Result()
-		if err == nil {
-			if strings.Contains(info, want+"\r\n") {
-				return nil
-			}
-			err = errors.New("another server answers on its port")
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not answering after 10 s: %w", err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	info, err := rdb.Info(context.Background(), "server").Result()
+	if err != nil {
+		return err
 	}
+	if !strings.Contains(info, "process_id:"+strconv.Itoa(p.cmd.Process.Pid)+"\r\n") {
+		return errors.New("another server answers on its port")
+	}
+	return nil
 }
 
 // stop kills the server, waits for it to be gone and removes its directory.
