@@ -1,0 +1,239 @@
+package callback
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Flight states: the leader's request and its handler race to settle one.
+const (
+	running int32 = iota
+	inTime        // the handler returned within the budget
+	gaveUp        // the budget ended first: "success" was answered
+)
+
+// dispatch runs the handler for a new message, or answers a retry of one
+// with the first run's reply.
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, req *request) {
+	key := req.msg.DedupKey()
+	deadline := req.started.Add(h.cfg.Budget)
+	for {
+		f, leader := h.flights.join(key, h.cfg.Now())
+		if leader {
+			h.lead(w, r, req, key, f, deadline)
+			return
+		}
+		if !h.await(f, deadline) {
+			h.writeSuccess(w)
+			return
+		}
+		if !f.failed {
+			h.answer(w, req, f.reply)
+			return
+		}
+		// The first run failed and let the key go: run it again.
+	}
+}
+
+// await waits for a flight to end, until deadline; false when it did not.
+func (h *Handler) await(f *flight, deadline time.Time) bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// lead claims the key and runs the handler within the budget.
+func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key string, f *flight, deadline time.Time) {
+	if !h.claim(r.Context(), key) {
+		h.flights.end(key, f, nil, false, h.cfg.Now())
+		h.writeSuccess(w)
+		return
+	}
+	if !h.start() {
+		h.release(key)
+		h.flights.end(key, f, nil, true, h.cfg.Now())
+		http.Error(w, "closing", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
+	go h.run(ctx, cancel, req, key, f)
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		if f.state.CompareAndSwap(running, gaveUp) {
+			h.log.Warn("kefu callback: handler over its budget; answered success", "budget", h.cfg.Budget, "msgtype", req.msg.MsgType, "event", req.msg.Event)
+			h.writeSuccess(w)
+			return
+		}
+		<-f.done // it returned just in time
+	}
+	if f.failed {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	h.answer(w, req, f.reply)
+}
+
+// claim takes key in the shared Deduper, when there is one. A failing
+// Deduper lets the message through: a rare duplicate beats a lost message.
+func (h *Handler) claim(ctx context.Context, key string) bool {
+	if h.cfg.Dedup == nil {
+		return true
+	}
+	ok, err := h.cfg.Dedup.Claim(ctx, key, h.cfg.DedupTTL)
+	if err != nil {
+		h.log.Error("kefu callback: deduper failed; handling the message anyway", "err", err)
+		return true
+	}
+	return ok
+}
+
+func (h *Handler) release(key string) {
+	if h.cfg.Dedup == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.cfg.Dedup.Release(ctx, key); err != nil {
+		h.log.Error("kefu callback: releasing a failed message's key", "err", err)
+	}
+}
+
+// run calls the handler and settles the flight; a reply that comes after
+// the budget is sent with the LateReplies client.
+func (h *Handler) run(ctx context.Context, cancel context.CancelFunc, req *request, key string, f *flight) {
+	defer h.running.Done()
+	defer cancel()
+	reply, err := h.call(ctx, req.msg)
+	if err == nil && reply != nil {
+		err = reply.passive().check(req.msg)
+	}
+	late := !f.state.CompareAndSwap(running, inTime)
+	if err != nil {
+		h.log.Error("kefu callback: handler failed", "err", err, "msgtype", req.msg.MsgType, "event", req.msg.Event, "late", late)
+		h.release(key)
+		h.flights.end(key, f, nil, true, h.cfg.Now())
+		return
+	}
+	if !late {
+		h.flights.end(key, f, reply, false, h.cfg.Now())
+		return
+	}
+	h.flights.end(key, f, nil, false, h.cfg.Now()) // "success" was answered
+	if reply != nil {
+		h.sendLate(req, reply)
+	}
+}
+
+// call runs the HandlerFunc, turning a panic into an error.
+func (h *Handler) call(ctx context.Context, m *Message) (reply Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			reply, err = nil, fmt.Errorf("callback: handler panicked: %v", p)
+		}
+	}()
+	return h.fn(ctx, m)
+}
+
+// sendLate sends a reply that missed its budget as a customer-service
+// message, when Config.LateReplies allows.
+func (h *Handler) sendLate(req *request, reply Reply) {
+	msg, ok := reply.passive().message(req.msg.FromUserName)
+	if h.cfg.LateReplies == nil || !ok {
+		h.log.Warn("kefu callback: a late reply was dropped", "msgtype", reply.passive().msgType, "sendable", ok)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lateSendTimeout)
+	defer cancel()
+	if _, err := h.cfg.LateReplies.Send(ctx, msg); err != nil {
+		h.log.Error("kefu callback: sending a late reply", "err", err)
+		return
+	}
+	h.log.Info("kefu callback: a late reply was sent as a customer-service message", "msgtype", reply.passive().msgType)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// answer writes reply (nil: "success"), encrypted when the request was.
+func (h *Handler) answer(w http.ResponseWriter, req *request, reply Reply) {
+	if reply == nil {
+		h.writeSuccess(w)
+		return
+	}
+	now := h.cfg.Now().Unix()
+	pb := bufPool.Get().(*[]byte)
+	defer bufPool.Put(pb)
+	b := (*pb)[:0]
+	if req.json {
+		b = reply.passive().appendJSON(b, req.msg, now)
+	} else {
+		b = reply.passive().appendXML(b, req.msg, now)
+	}
+	if req.crypter != nil {
+		sealed := bufPool.Get().(*[]byte)
+		defer bufPool.Put(sealed)
+		*sealed = h.seal((*sealed)[:0], b, req, now)
+		b, *sealed = *sealed, b
+	}
+	*pb = b
+	if req.json {
+		w.Header()["Content-Type"] = jsonType
+	} else {
+		w.Header()["Content-Type"] = xmlType
+	}
+	w.Write(b)
+}
+
+var (
+	jsonType  = []string{"application/json; charset=utf-8"}
+	xmlType   = []string{"text/xml; charset=utf-8"}
+	plainType = []string{"text/plain; charset=utf-8"}
+)
+
+// seal appends the encrypted reply envelope of plaintext to dst.
+func (h *Handler) seal(dst, plaintext []byte, req *request, now int64) []byte {
+	var random [16]byte
+	randomPrefix(&random)
+	ts := strconv.AppendInt(make([]byte, 0, 20), now, 10)
+	enc := req.crypter.seal(nil, random, plaintext)
+	sum := signature4(h.cfg.Token, string(ts), req.q.nonce, enc, true)
+	var sig [40]byte
+	hex.Encode(sig[:], sum[:])
+	if req.json {
+		return appendJSONValue(dst, struct {
+			Encrypt      string
+			MsgSignature string
+			TimeStamp    int64
+			Nonce        string
+		}{string(enc), string(sig[:]), now, req.q.nonce})
+	}
+	dst = append(dst, "<xml><Encrypt><![CDATA["...)
+	dst = append(dst, enc...)
+	dst = append(dst, "]]></Encrypt><MsgSignature><![CDATA["...)
+	dst = append(dst, sig[:]...)
+	dst = append(dst, "]]></MsgSignature><TimeStamp>"...)
+	dst = append(dst, ts...)
+	dst = append(dst, "</TimeStamp>"...)
+	dst = appendCDATA(dst, "Nonce", req.q.nonce)
+	return append(dst, "</xml>"...)
+}
+
+func (h *Handler) writeSuccess(w http.ResponseWriter) {
+	w.Header()["Content-Type"] = plainType
+	w.Write([]byte("success"))
+}
