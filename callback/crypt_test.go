@@ -62,7 +62,7 @@ func TestVectorsDecrypt(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, token, key, appID, ts, nonce, sig, enc, msg, random string
-		pad                                                        int
+		pad                                                       int
 	}{
 		{"V1 safe JSON", v1Token, v1Key, v1AppID, v1Timestamp, v1Nonce, v1MsgSig, v1Encrypt, v1Msg, v1Random, 19},
 		{"V1 reply", v1Token, v1Key, v1AppID, v1ReplyTS, v1Nonce, v1ReplySig, v1ReplyEnc, v1ReplyMsg, v1ReplyRandom, 0},

@@ -217,8 +217,8 @@ type request struct {
 	q       query
 	arrived time.Time // by Config.Now: WeChat's time
 	started time.Time // by the real clock: the budget runs from here
-	json    bool     // the body was JSON: so is the reply
-	crypter *Crypter // the key that decrypted it; nil when plain
+	json    bool      // the body was JSON: so is the reply
+	crypter *Crypter  // the key that decrypted it; nil when plain
 	msg     *Message
 }
 
