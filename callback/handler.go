@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kefu-go/kefu"
@@ -96,6 +97,7 @@ type Handler struct {
 	mu      sync.Mutex
 	closed  bool
 	running sync.WaitGroup
+	waiting atomic.Int32 // requests waiting for another's run of their message
 }
 
 // NewHandler returns a Handler calling fn. A Config that cannot work (no

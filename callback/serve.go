@@ -47,6 +47,8 @@ func (h *Handler) await(f *flight, deadline time.Time) bool {
 		return true
 	default:
 	}
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
