@@ -75,6 +75,14 @@ type flight struct {
 	ended   bool          // done is closed (under flights.mu)
 	expires time.Time     // when a finished flight is forgotten
 	state   atomic.Int32  // running, inTime or gaveUp: who settles the leader's answer
+	mu      sync.Mutex    // held by giveUp while it writes "success"
+}
+
+// awaitGiveUp returns once giveUp, which holds f.mu while it writes
+// "success", is done with the ResponseWriter.
+func (f *flight) awaitGiveUp() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 }
 
 // flights is the in-process map of flights by dedup key.

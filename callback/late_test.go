@@ -1,11 +1,16 @@
 package callback_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,26 +21,35 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func plainRequest(token, body string) *http.Request {
+// postPlain POSTs a signed plain-mode body to a callback server, as WeChat
+// does, and returns the answer's body.
+func postPlain(t *testing.T, srvURL, token, body string) string {
+	t.Helper()
 	ts, nonce := "1714112445", "42"
 	q := url.Values{"signature": {callback.Signature(token, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce}}
-	return httptest.NewRequest(http.MethodPost, "/?"+q.Encode(), strings.NewReader(body))
+	resp, err := http.Post(srvURL+"/?"+q.Encode(), "text/xml", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
 
 const hello = `<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1714112445</CreateTime><MsgType>text</MsgType><Content>hello</Content><MsgId>1</MsgId></xml>`
 
-// TestLateReplyIsSent: a handler past its budget gets "success" answered for
-// it and its context ended; the reply it returns later goes out as a
-// customer-service message, and Close waits for that.
+// TestLateReplyIsSent: a handler past its budget gets "success" answered
+// (and flushed) for it while it still runs, and its context ended; the
+// reply it returns later goes out as a customer-service message, and Close
+// waits for that.
 func TestLateReplyIsSent(t *testing.T) {
 	t.Parallel()
-	srv := kefutest.NewServer()
-	defer srv.Close()
-	srv.Interact("o1", kefutest.UserMessage)
+	wx := kefutest.NewServer()
+	defer wx.Close()
+	wx.Interact("o1", kefutest.UserMessage)
 
 	release := make(chan struct{})
 	ctxEnded := make(chan error, 1)
-	h, err := callback.NewHandler(callback.Config{Token: "tok", Budget: 20 * time.Millisecond, LateReplies: srv.Client()},
+	h, err := callback.NewHandler(callback.Config{Token: "tok", Budget: 20 * time.Millisecond, LateReplies: wx.Client()},
 		func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
 			<-ctx.Done()
 			ctxEnded <- ctx.Err()
@@ -43,22 +57,22 @@ func TestLateReplyIsSent(t *testing.T) {
 			return callback.ReplyText("sorry for the wait: " + m.Content), nil
 		})
 	require.NoError(t, err)
+	svc := httptest.NewServer(h)
+	defer svc.Close()
 
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, plainRequest("tok", hello))
-	assert.Equal(t, "success", w.Body.String())
+	assert.Equal(t, "success", postPlain(t, svc.URL, "tok", hello), "answered while the handler still runs")
 	assert.ErrorIs(t, <-ctxEnded, context.DeadlineExceeded)
-	assert.Empty(t, srv.Messages("o1"), "nothing sent before the handler returns")
+	assert.Empty(t, wx.Messages("o1"), "nothing sent before the handler returns")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	assert.ErrorIs(t, h.Close(ctx), context.Canceled, "Close gives up when its context ends")
 	close(release)
 	require.NoError(t, h.Close(context.Background()))
-	msgs := srv.Messages("o1")
+	msgs := wx.Messages("o1")
 	require.Len(t, msgs, 1)
 	assert.Equal(t, kefu.NewText("o1", "sorry for the wait: hello").Text, msgs[0].Text)
-	assert.Equal(t, 1, srv.Calls(kefutest.PathSend))
+	assert.Equal(t, 1, wx.Calls(kefutest.PathSend))
 }
 
 // TestLateReplyWithoutClientIsDropped: without LateReplies the late reply is
@@ -66,18 +80,34 @@ func TestLateReplyIsSent(t *testing.T) {
 func TestLateReplyWithoutClientIsDropped(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	calls := 0
-	h, err := callback.NewHandler(callback.Config{Token: "tok", Budget: 10 * time.Millisecond},
+	var calls atomic.Int32
+	var logs syncBuffer
+	h, err := callback.NewHandler(callback.Config{Token: "tok", Budget: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
 		func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
-			calls++
+			calls.Add(1)
 			<-release
 			return callback.ReplyText("late"), nil
 		})
 	require.NoError(t, err)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, plainRequest("tok", hello))
-	assert.Equal(t, "success", w.Body.String())
+	svc := httptest.NewServer(h)
+	defer svc.Close()
+	assert.Equal(t, "success", postPlain(t, svc.URL, "tok", hello))
 	close(release)
 	require.NoError(t, h.Close(context.Background()))
-	assert.Equal(t, 1, calls)
+	assert.Equal(t, int32(1), calls.Load())
+	assert.Contains(t, logs.String(), "over its budget")
+	assert.Contains(t, logs.String(), "late reply was dropped")
 }
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -59,7 +59,10 @@ func (h *Handler) await(f *flight, deadline time.Time) bool {
 	}
 }
 
-// lead claims the key and runs the handler within the budget.
+// lead claims the key and runs the handler, in this goroutine: no
+// goroutine is started per request. If the budget ends first, giveUp
+// answers "success" from the context's AfterFunc while the handler goes on;
+// its reply then goes out late (sendLate) and ServeHTTP returns after it.
 func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key string, f *flight, deadline time.Time) {
 	if !h.claim(r.Context(), key) {
 		h.flights.end(key, f, nil, false, h.cfg.Now())
@@ -72,24 +75,54 @@ func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key
 		http.Error(w, "closing", http.StatusServiceUnavailable)
 		return
 	}
+	defer h.running.Done()
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
-	go h.run(ctx, cancel, req, key, f)
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		if f.state.CompareAndSwap(running, gaveUp) {
-			h.log.Warn("kefu callback: handler over its budget; answered success", "budget", h.cfg.Budget, "msgtype", req.msg.MsgType, "event", req.msg.Event)
-			h.writeSuccess(w)
-			return
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { h.giveUp(w, req, f) })
+	reply, err := h.call(ctx, req.msg)
+	if err == nil && reply != nil {
+		err = reply.passive().check(req.msg)
+	}
+	late := !f.state.CompareAndSwap(running, inTime)
+	if late {
+		f.awaitGiveUp()
+	} else {
+		stop()
+	}
+	switch {
+	case err != nil:
+		h.log.Error("kefu callback: handler failed", "err", err, "msgtype", req.msg.MsgType, "event", req.msg.Event, "late", late)
+		h.release(key)
+		h.flights.end(key, f, nil, true, h.cfg.Now())
+		if !late {
+			w.WriteHeader(http.StatusInternalServerError)
 		}
-		<-f.done // it returned just in time
+	case late:
+		h.flights.end(key, f, nil, false, h.cfg.Now()) // "success" was answered
+		if reply != nil {
+			h.sendLate(req, reply)
+		}
+	default:
+		h.flights.end(key, f, reply, false, h.cfg.Now())
+		h.answer(w, req, reply)
 	}
-	if f.failed {
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
-	h.answer(w, req, f.reply)
 }
+
+// giveUp answers "success" for a handler still running at the end of its
+// budget, and flushes it so WeChat has its answer while the handler goes on.
+func (h *Handler) giveUp(w http.ResponseWriter, req *request, f *flight) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.state.CompareAndSwap(running, gaveUp) {
+		return // it returned in time
+	}
+	h.log.Warn("kefu callback: handler over its budget; answered success", "budget", h.cfg.Budget, "msgtype", req.msg.MsgType, "event", req.msg.Event)
+	w.Header()["Content-Length"] = successLength
+	h.writeSuccess(w)
+	http.NewResponseController(w).Flush() //nolint:errcheck // best effort: without a Flusher it goes out on return
+}
+
+var successLength = []string{"7"}
 
 // claim takes key in the shared Deduper, when there is one. A failing
 // Deduper lets the message through: a rare duplicate beats a lost message.
@@ -113,32 +146,6 @@ func (h *Handler) release(key string) {
 	defer cancel()
 	if err := h.cfg.Dedup.Release(ctx, key); err != nil {
 		h.log.Error("kefu callback: releasing a failed message's key", "err", err)
-	}
-}
-
-// run calls the handler and settles the flight; a reply that comes after
-// the budget is sent with the LateReplies client.
-func (h *Handler) run(ctx context.Context, cancel context.CancelFunc, req *request, key string, f *flight) {
-	defer h.running.Done()
-	defer cancel()
-	reply, err := h.call(ctx, req.msg)
-	if err == nil && reply != nil {
-		err = reply.passive().check(req.msg)
-	}
-	late := !f.state.CompareAndSwap(running, inTime)
-	if err != nil {
-		h.log.Error("kefu callback: handler failed", "err", err, "msgtype", req.msg.MsgType, "event", req.msg.Event, "late", late)
-		h.release(key)
-		h.flights.end(key, f, nil, true, h.cfg.Now())
-		return
-	}
-	if !late {
-		h.flights.end(key, f, reply, false, h.cfg.Now())
-		return
-	}
-	h.flights.end(key, f, nil, false, h.cfg.Now()) // "success" was answered
-	if reply != nil {
-		h.sendLate(req, reply)
 	}
 }
 
