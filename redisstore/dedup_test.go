@@ -30,36 +30,40 @@ func TestDeduperKeys(t *testing.T) {
 	assert.Panics(t, func() { NewDeduper(nil) })
 }
 
+// dedupTTL is the claims' ttl in the Deduper tests: DefaultDedupTTL.
+const dedupTTL = callback.DefaultDedupTTL
+
+// twoInstances returns two Dedupers on rdb with prefix, as two instances of
+// a service have, and claim, which claims key for dedupTTL with one of them.
+func twoInstances(t *testing.T, rdb redis.UniversalClient, prefix string) (a, other *Deduper, claim func(d *Deduper, key string) bool) {
+	a, other = NewDeduper(rdb, WithDedupPrefix(prefix)), NewDeduper(rdb, WithDedupPrefix(prefix))
+	return a, other, func(d *Deduper, key string) bool {
+		t.Helper()
+		ok, err := d.Claim(context.Background(), key, dedupTTL)
+		require.NoError(t, err)
+		return ok
+	}
+}
+
 // TestDeduperClaimOnce: two Dedupers on one Redis, as two instances would
 // have, claim a key once between them, for the ttl asked.
 func TestDeduperClaimOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		ctx := context.Background()
-		prefix := WithDedupPrefix(b.prefix + ":callback:")
-		a, other := NewDeduper(b.rdb, prefix), NewDeduper(b.rdb, prefix)
-		const key, ttl = "gh_x/m/42", 30 * time.Second
-
-		ok, err := a.Claim(ctx, key, ttl)
-		require.NoError(t, err)
-		assert.True(t, ok, "the first claim")
-		ok, err = other.Claim(ctx, key, ttl)
-		require.NoError(t, err)
-		assert.False(t, ok, "claimed by the other instance")
-		ok, err = a.Claim(ctx, key, ttl)
-		require.NoError(t, err)
-		assert.False(t, ok, "claimed, even for the same Deduper")
-		ok, err = other.Claim(ctx, "gh_x/m/43", ttl)
-		require.NoError(t, err)
-		assert.True(t, ok, "another message has its own key")
+		a, other, claim := twoInstances(t, b.rdb, b.prefix+":callback:")
+		const key = "gh_x/m/42"
+		assert.True(t, claim(a, key), "the first claim")
+		assert.False(t, claim(other, key), "claimed by the other instance")
+		assert.False(t, claim(a, key), "claimed, even for the same Deduper")
+		assert.True(t, claim(other, "gh_x/m/43"), "another message has its own key")
 
 		left := b.ttl(a.redisKey(key))
-		assert.True(t, left > 25*time.Second && left <= ttl, "key TTL %v", left)
-		owner, err := b.rdb.Get(ctx, a.redisKey(key)).Result()
+		assert.True(t, left > dedupTTL-5*time.Second && left <= dedupTTL, "key TTL %v", left)
+		owner, err := b.rdb.Get(context.Background(), a.redisKey(key)).Result()
 		require.NoError(t, err)
 		assert.Regexp(t, `^.*/\d+/[0-9a-f]{32}$`, owner, "host/pid/random")
 
-		_, err = a.Claim(ctx, "gh_x/m/44", 0)
+		_, err = a.Claim(context.Background(), "gh_x/m/44", 0)
 		assert.ErrorContains(t, err, "the ttl must be above zero")
 	})
 }
@@ -69,45 +73,29 @@ func TestDeduperClaimOnce(t *testing.T) {
 func TestDeduperConcurrentClaims(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
-		var won atomic.Int32
-		var wg sync.WaitGroup
-		for range 20 {
+		assert.Equal(t, 1, winners(t, 20, func() (bool, error) {
 			d := NewDeduper(b.rdb, WithDedupPrefix(b.prefix+":callback:"))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := d.Claim(context.Background(), "gh_x/m/7", time.Minute)
-				assert.NoError(t, err)
-				if ok {
-					won.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		assert.Equal(t, int32(1), won.Load())
+			return d.Claim(context.Background(), "gh_x/m/7", time.Minute)
+		}))
 	})
 }
 
 // TestDeduperExpires: a claim ends after its ttl (miniredis's clock, moved
-// on), and not before.
+// on), and not before; the late release of the expired claim leaves the
+// next instance's claim alone.
 func TestDeduperExpires(t *testing.T) {
 	t.Parallel()
 	mr := miniredis.RunT(t)
 	rdb := newRedis(t, mr.Addr())
-	ctx := context.Background()
-	a, other := NewDeduper(rdb), NewDeduper(rdb)
-	ok, err := a.Claim(ctx, "gh_x/m/42", 30*time.Second)
-	require.NoError(t, err)
-	require.True(t, ok)
-
-	mr.FastForward(29 * time.Second)
-	ok, err = other.Claim(ctx, "gh_x/m/42", 30*time.Second)
-	require.NoError(t, err)
-	assert.False(t, ok, "still claimed 1 s before the end")
+	a, other, claim := twoInstances(t, rdb, DefaultDedupPrefix)
+	require.True(t, claim(a, "gh_x/m/42"))
+	mr.FastForward(dedupTTL - time.Second)
+	assert.False(t, claim(other, "gh_x/m/42"), "still claimed 1 s before the end")
 	mr.FastForward(time.Second)
-	ok, err = other.Claim(ctx, "gh_x/m/42", 30*time.Second)
-	require.NoError(t, err)
-	assert.True(t, ok, "free once the ttl is over")
+	require.True(t, claim(other, "gh_x/m/42"), "free once the ttl is over")
+
+	require.NoError(t, a.Release(context.Background(), "gh_x/m/42"), "a stale release")
+	assert.True(t, mr.Exists(other.redisKey("gh_x/m/42")), "the newer claim survives a stale release")
 }
 
 // TestDeduperExpiresOnRedis: on the real server's clock, a short claim
@@ -149,15 +137,9 @@ func TestDeduperRelease(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
-		prefix := WithDedupPrefix(b.prefix + ":callback:")
-		a, other := NewDeduper(b.rdb, prefix), NewDeduper(b.rdb, prefix)
-		const key, ttl = "gh_x/m/42", 30 * time.Second
-		claim := func(d *Deduper) bool {
-			t.Helper()
-			ok, err := d.Claim(ctx, key, ttl)
-			require.NoError(t, err)
-			return ok
-		}
+		a, other, claimKey := twoInstances(t, b.rdb, b.prefix+":callback:")
+		const key = "gh_x/m/42"
+		claim := func(d *Deduper) bool { t.Helper(); return claimKey(d, key) }
 
 		require.True(t, claim(a))
 		require.NoError(t, a.Release(ctx, key))
@@ -179,25 +161,6 @@ func TestDeduperRelease(t *testing.T) {
 		require.NoError(t, other.Release(ctx, key), "twice: harmless")
 		assert.True(t, claim(a))
 	})
-}
-
-// TestDeduperStaleReleaseAfterExpiry is TestDeduperRelease's stale case on
-// miniredis's clock: the claim really expires.
-func TestDeduperStaleReleaseAfterExpiry(t *testing.T) {
-	t.Parallel()
-	mr := miniredis.RunT(t)
-	rdb := newRedis(t, mr.Addr())
-	ctx := context.Background()
-	a, other := NewDeduper(rdb), NewDeduper(rdb)
-	ok, err := a.Claim(ctx, "gh_x/m/42", 30*time.Second)
-	require.NoError(t, err)
-	require.True(t, ok)
-	mr.FastForward(31 * time.Second)
-	ok, err = other.Claim(ctx, "gh_x/m/42", 30*time.Second)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.NoError(t, a.Release(ctx, "gh_x/m/42"))
-	assert.True(t, mr.Exists(other.redisKey("gh_x/m/42")), "the newer claim survives a stale release")
 }
 
 // deadRedis is a client whose every dial fails at once, as when Redis is
