@@ -7,9 +7,13 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/kefu-go/kefu"
+	"github.com/kefu-go/kefu/callback"
 	"github.com/kefu-go/kefu/kefutest"
 	"github.com/kefu-go/kefu/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -67,4 +71,62 @@ func ExampleNewTokenStore_redisDown() {
 	// Output:
 	// fail open: <nil>
 	// fail closed: true
+}
+
+// Every instance of a service that receives WeChat's callbacks gives its
+// callback.Handler a Deduper on the same Redis: WeChat's retries of a
+// message, wherever they land, run the handler once.
+func ExampleNewDeduper() {
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), MaxRetries: 1, DialerRetries: 1,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	defer rdb.Close()
+
+	h, err := callback.NewHandler(callback.Config{
+		Token:          os.Getenv("WECHAT_TOKEN"),
+		AppID:          os.Getenv("WECHAT_APPID"),
+		EncodingAESKey: os.Getenv("WECHAT_AES_KEY"),
+		Dedup:          redisstore.NewDeduper(rdb),
+		Logger:         slog.Default(),
+	}, func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
+		if m.MsgType == callback.MsgTypeText {
+			return callback.ReplyText("收到: " + m.Content), nil
+		}
+		return nil, nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Addr: ":8080", Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	log.Print(srv.ListenAndServe())
+}
+
+// Two Dedupers stand for two instances: the first to claim a message's key
+// has it until the ttl is over or it releases it. miniredis stands in for
+// Redis here.
+func ExampleDeduper_Claim() {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	a, b := redisstore.NewDeduper(rdb), redisstore.NewDeduper(rdb)
+	ctx := context.Background()
+
+	ok, _ := a.Claim(ctx, "gh_x/m/42", 30*time.Second)
+	fmt.Println("instance a:", ok)
+	ok, _ = b.Claim(ctx, "gh_x/m/42", 30*time.Second)
+	fmt.Println("instance b:", ok)
+	_ = b.Release(ctx, "gh_x/m/42") // not b's: nothing happens
+	ok, _ = b.Claim(ctx, "gh_x/m/42", 30*time.Second)
+	fmt.Println("instance b after its release:", ok)
+	_ = a.Release(ctx, "gh_x/m/42") // a's handler failed: a retry may run it
+	ok, _ = b.Claim(ctx, "gh_x/m/42", 30*time.Second)
+	fmt.Println("instance b after a's release:", ok)
+	// Output:
+	// instance a: true
+	// instance b: false
+	// instance b after its release: false
+	// instance b after a's release: true
 }

@@ -1,5 +1,8 @@
 // Package redisstore implements kefu's stores on Redis. NewTokenStore shares
 // access tokens across processes: a kefu.TokenStore for kefu.WithTokenStore.
+// NewDeduper shares the inbound messages instances have claimed: a
+// callback.Deduper for callback.Config.Dedup, so that WeChat's retries of a
+// message run the handler once, whichever instances they reach.
 //
 // Every process of an app that fetches its own token knocks the others' out
 // (the classic endpoint kills the previous token 5 minutes after each fetch,
@@ -47,8 +50,9 @@
 //
 // A token refresh waits for Redis, and go-redis's defaults retry a dead
 // server for seconds (3 retries, 5 dials each, 5 s dial timeout) before the
-// source falls back to a token of its own. Give the client short timeouts
-// and few retries:
+// source falls back to a token of its own; a callback waits for a
+// Deduper's claim within the 5 s WeChat gives it. Give the client short
+// timeouts and few retries:
 //
 //	rdb := redis.NewClient(&redis.Options{
 //		Addr:        "redis:6379",

@@ -50,6 +50,29 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	})
 }
 
+// winners runs try in n goroutines that start at once and counts those it
+// reported true for; an error fails the test.
+func winners(t *testing.T, n int, try func() (bool, error)) int {
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, err := try()
+			assert.NoError(t, err)
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return int(wins.Load())
+}
+
 func sharedToken(v string, life time.Duration) kefu.SharedToken {
 	now := time.Now()
 	return kefu.SharedToken{Value: v, RefreshAt: now.Add(life - 5*time.Minute), ExpiresAt: now.Add(life)}
@@ -313,21 +336,9 @@ func TestReserveForceRefresh(t *testing.T) {
 		assert.False(t, reserve(s, "2026-11-30", 0, 0))
 
 		// Many processes at once: one gets it.
-		var wins atomic.Int64
-		var wg sync.WaitGroup
-		for i := 0; i < 20; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := NewTokenStore(b.rdb, WithPrefix(b.prefix)).ReserveForceRefresh(ctx, "wxrace/stable", day, 30*time.Second, 18)
-				assert.NoError(t, err)
-				if ok {
-					wins.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		assert.Equal(t, int64(1), wins.Load())
+		assert.Equal(t, 1, winners(t, 20, func() (bool, error) {
+			return NewTokenStore(b.rdb, WithPrefix(b.prefix)).ReserveForceRefresh(ctx, "wxrace/stable", day, 30*time.Second, 18)
+		}))
 	})
 }
 

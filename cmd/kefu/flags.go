@@ -60,17 +60,19 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// orEnv sets *v, a flag's value, to the environment variable name when the
+// flag was not given.
+func (e *env) orEnv(v *string, name string) {
+	if *v == "" {
+		*v = e.getenv(name)
+	}
+}
+
 // resolve fills the credentials from the environment and checks the flags.
 func (a *apiFlags) resolve(e *env) error {
-	if a.appID == "" {
-		a.appID = e.getenv("KEFU_APPID")
-	}
-	if a.secret == "" {
-		a.secret = e.getenv("KEFU_SECRET")
-	}
-	if a.baseURL == "" {
-		a.baseURL = e.getenv("KEFU_BASE_URL")
-	}
+	e.orEnv(&a.appID, "KEFU_APPID")
+	e.orEnv(&a.secret, "KEFU_SECRET")
+	e.orEnv(&a.baseURL, "KEFU_BASE_URL")
 	if a.baseURL == "" {
 		a.baseURL = kefu.DefaultBaseURL
 	}

@@ -13,10 +13,15 @@
 //	kefu records --from "2025-06-01 09:00" [--to TIME]   (JSON lines)
 //	kefu token [--show] [--classic]
 //	kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --account kf01@shop:Alice
+//	kefu listen --addr :8080 [--forward URL] [--path /]   (WeChat's callbacks as JSON lines)
 //
 // kefu fake also serves admin endpoints that script the fake's users and
 // clock over HTTP (/kefutest/interact, /kefutest/advance,
 // /kefutest/rotate_tokens, /kefutest/messages): see "kefu help fake".
+//
+// kefu listen serves a callback URL (消息推送): it checks each request with
+// KEFU_TOKEN (and decrypts it with KEFU_AES_KEY and KEFU_APPID) and prints
+// each message as a JSON line, optionally forwarding it to a local URL.
 //
 // Credentials come from KEFU_APPID and KEFU_SECRET (or --appid, --secret),
 // the base URL from KEFU_BASE_URL (or --base-url). These flags, --timeout,
@@ -123,7 +128,7 @@ func maxArgs(n int) cobra.PositionalArgs {
 // the global flags api.
 func commands(e *env, api *apiFlags) []*cobra.Command {
 	return []*cobra.Command{sendCommand(e, api), typingCommand(e, api), uploadCommand(e, api), accountsCommand(e, api),
-		sessionsCommand(e, api), recordsCommand(e, api), tokenCommand(e, api), fakeCommand(e), versionCommand(e)}
+		sessionsCommand(e, api), recordsCommand(e, api), tokenCommand(e, api), fakeCommand(e), listenCommand(e), versionCommand(e)}
 }
 
 func main() {

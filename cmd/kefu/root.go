@@ -103,6 +103,21 @@ func commandHelp(c *cobra.Command) string {
 // but those it defines itself (kefu fake).
 const noGlobalFlags = "kefu-no-global-flags"
 
+// withoutGlobalFlags marks cmd as taking none of the global flags but those
+// it defines itself: its help leaves them out, and one given is a usage
+// error.
+func withoutGlobalFlags(cmd *cobra.Command) *cobra.Command {
+	cmd.Annotations = map[string]string{noGlobalFlags: "true"}
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := rejectGlobalFlags(c); err != nil {
+			return err
+		}
+		return run(c, args)
+	}
+	return cmd
+}
+
 // rejectGlobalFlags is a usage error if c was given a global flag it does
 // not take.
 func rejectGlobalFlags(c *cobra.Command) error {
@@ -198,6 +213,7 @@ Examples:
   kefu accounts --online
   kefu records --from "2025-06-01 09:00" > records.jsonl   one JSON object per record
   kefu fake --user o1 --account kf01@shop:Alice    a fake WeChat API on 127.0.0.1:8080
+  KEFU_TOKEN=... kefu listen --forward http://localhost:3000/hook   WeChat's callbacks as JSON lines
 
 Global flags, before or after the command (kefu --base-url URL send ...):
 `)
