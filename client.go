@@ -47,6 +47,8 @@ type settings struct {
 	store           TokenStore
 	storeFailClosed bool
 
+	windows *WindowTracker
+
 	// Seams for tests in this package.
 	answerLimit time.Duration
 	ownHC       bool // hc is kefu's own (newHTTPClient)
@@ -199,7 +201,8 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 type Client struct {
 	tokens   TokenSource
 	ep       *endpoint
-	boundary string // multipart boundary for tests; "" is random
+	boundary string         // multipart boundary for tests; "" is random
+	windows  *WindowTracker // WithWindows; nil: WeChat decides every send
 }
 
 // New returns a Client for the app appID/secret: NewTokenSource and
@@ -234,7 +237,7 @@ func NewClient(tokens TokenSource, opts ...Option) (*Client, error) {
 		return nil, &OptionError{Option: "WithBaseURL", Rule: "the client calls " + ep.shown + " but its token source fetches from " +
 			ts.ep.shown + ": give both the same WithBaseURL (kefu.New does)"}
 	}
-	return &Client{tokens: tokens, ep: ep, boundary: s.boundary}, nil
+	return &Client{tokens: tokens, ep: ep, boundary: s.boundary, windows: s.windows}, nil
 }
 
 // isWeChat reports whether base is on a host of WeChat's (weixin.qq.com or
@@ -275,10 +278,21 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	var held reservation
+	if c.windows != nil {
+		var err error
+		if held, err = c.windows.reserve(ctx, m.ToUser); err != nil {
+			return nil, err
+		}
+	}
 	body := marshalMessage(m)
 	resp := &Response{ErrMsg: "ok"}
 	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp}
-	if err := c.do(ctx, r.withJSON(body)); err != nil {
+	err := c.do(ctx, r.withJSON(body))
+	if c.windows != nil {
+		c.windows.settle(ctx, held, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil
