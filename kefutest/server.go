@@ -160,8 +160,9 @@ func WithListener(l net.Listener) ServerOption {
 // drop_next, status_next, delay_next, raw_next), call counts and the
 // request log (calls, requests), media (add_media, uploads), accounts,
 // sessions and records (add_account, set_online, accept_invite,
-// add_waiting, session, add_record), and reset. Each constant's doc names
-// the Server method it calls.
+// add_waiting, session, add_record), pushes to the callback URL of
+// WithCallback (say, push) and a user's conversation (conversation), and
+// reset. Each constant's doc names the Server method it calls.
 //
 // POST endpoints take one JSON object, decoded strictly, and answer
 // {"errcode":0,"errmsg":"ok"} (advance adds "now"); reset and
