@@ -106,7 +106,7 @@ type callbackConfig struct {
 // key, or an encrypting mode without a key panics: it is an error in the
 // test's set-up. Errors never show the Token or the key.
 func WithCallback(callbackURL, token, encodingAESKey string, mode CallbackMode) ServerOption {
-	if err := checkCallback(callbackURL, token, encodingAESKey, mode); err != nil {
+	if err := ValidateCallback(callbackURL, token, encodingAESKey, mode); err != nil {
 		panic("kefutest: WithCallback: " + err.Error())
 	}
 	return func(c *config) {
@@ -114,8 +114,10 @@ func WithCallback(callbackURL, token, encodingAESKey string, mode CallbackMode) 
 	}
 }
 
-// checkCallback says what is wrong with WithCallback's arguments.
-func checkCallback(callbackURL, token, key string, mode CallbackMode) error {
+// ValidateCallback returns what is wrong with WithCallback's arguments, nil
+// if nothing: for programs (kefu fake) that take them from their users. The
+// error never shows the Token or the key.
+func ValidateCallback(callbackURL, token, key string, mode CallbackMode) error {
 	u, err := url.Parse(callbackURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("the callback URL must be an absolute http or https URL")
