@@ -253,7 +253,9 @@ type PushResult struct {
 	// did not answer in time.
 	Attempts []PushAttempt
 	// Reply is the service's passive reply, parsed; nil when it answered
-	// "success", an empty body, or nothing usable.
+	// "success" or an empty body, or nothing that reads as a reply. A
+	// reply naming unknown media is set, but Unavailable: the user did not
+	// see it.
 	Reply *PassiveReply
 	// Unavailable reports whether the user saw UnavailableText: no answer
 	// within the timeout after three tries, an HTTP status other than 200,
