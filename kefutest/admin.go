@@ -73,6 +73,9 @@ var adminRoutes = map[string]adminRoute{
 	PathAdminAddWaiting:   {http.MethodPost, withAdmin((*Server).adminAddWaiting)},
 	PathAdminSession:      {http.MethodGet, withOpenID((*Server).adminSession)},
 	PathAdminAddRecord:    {http.MethodPost, withAdmin((*Server).adminAddRecord)},
+	PathAdminSay:          {http.MethodPost, withAdmin((*Server).adminSay)},
+	PathAdminPush:         {http.MethodPost, withAdmin((*Server).adminPush)},
+	PathAdminConversation: {http.MethodGet, withOpenID((*Server).adminConversation)},
 }
 
 // serveAdmin answers an admin request (WithAdminAPI): 404 for an unknown
@@ -213,13 +216,26 @@ func (s *Server) adminTyping(openID string) reply {
 	}{s.Typing(openID)})
 }
 
-// adminMessages answers PathAdminMessages: Messages, [] when none.
+// adminMessages answers PathAdminMessages: Messages, [] when none, a
+// passive reply marked "passive":true.
 func (s *Server) adminMessages(openID string) reply {
-	msgs := s.Messages(openID)
-	if msgs == nil {
-		msgs = []kefu.Message{}
+	msgs, passive := s.messages(openID)
+	out := make([]any, len(msgs))
+	for i := range msgs {
+		if passive[i] {
+			out[i] = passiveJSON{msgs[i], true}
+		} else {
+			out[i] = msgs[i]
+		}
 	}
-	return jsonReply(msgs)
+	return jsonReply(out)
+}
+
+// passiveJSON is a passive reply in PathAdminMessages: the message's keys
+// and "passive":true.
+type passiveJSON struct {
+	kefu.Message
+	Passive bool `json:"passive"`
 }
 
 // advanceReq is the body of PathAdminAdvance.

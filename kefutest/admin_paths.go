@@ -25,7 +25,9 @@ const (
 	// PathAdminTyping: GET ?openid=o1 answers Typing as {"typing":false}.
 	PathAdminTyping = "/kefutest/typing"
 	// PathAdminMessages: GET ?openid=o1 answers Messages as a JSON array of
-	// the messages' bodies, [] if none.
+	// the messages' bodies, [] if none; a passive reply to a push has
+	// "passive":true beside its body's keys (sent messages have no such
+	// key).
 	PathAdminMessages = "/kefutest/messages"
 
 	// PathAdminAdvance: POST {"seconds":3600} calls Advance (seconds from 0
@@ -88,4 +90,30 @@ const (
 	// "time":UNIX,"worker":"kf01@shop"} calls AddRecord; time 0 or absent is
 	// now, text and worker may be absent.
 	PathAdminAddRecord = "/kefutest/add_record"
+
+	// PathAdminSay: POST {"openid":"o1","text":"hello"} calls Say: the user
+	// writes to the account and the fake pushes it to the callback URL
+	// (WithCallback; without it HTTP 400). The answer, after the service
+	// answered or the tries ran out, says what the user saw:
+	// {"errcode":0,"errmsg":"ok","msgid":N,"attempts":[{"status":200,
+	// "seconds":0.002,"timed_out":false,"error":""}],"reply":{"msgtype":
+	// "text","message":{...},"kf_account":"","encrypted":true} or null,
+	// "unavailable":false,"error_shown":"","problem":""}: message is the
+	// reply as Messages shows it, error_shown is UnavailableText when
+	// unavailable, problem says why.
+	PathAdminSay = "/kefutest/say"
+	// PathAdminPush: POST {"openid":"o1","MsgType":"event","Event":
+	// "subscribe","EventKey":"qrscene_7"} calls Push with the other keys as
+	// callback.Message's fields by their Go names (WeChat's element names
+	// match too, but for Location_X and Location_Y: LocationX, LocationY),
+	// e.g. {"openid":"o1","MsgType":"image","PicUrl":"http://...","MediaId":
+	// "m1"}. ToUserName, CreateTime and a message's MsgId are the fake's.
+	// It answers as PathAdminSay.
+	PathAdminPush = "/kefutest/push"
+	// PathAdminConversation: GET ?openid=o1 answers Conversation as a JSON
+	// array, oldest first, of {"kind","time"} and by kind: "user" with
+	// "push" (the pushed message's non-empty fields by callback.Message's
+	// names), "sent" and "passive" with "message", "transfer" with
+	// "kf_account", "unavailable" with "problem".
+	PathAdminConversation = "/kefutest/conversation"
 )

@@ -51,6 +51,15 @@
 // then answer late). InjectRandom adds seeded random faults to a share of
 // the calls, for load tests. Calls and Messages record what arrived.
 //
+// With WithCallback the server also acts as the users: Say, PushImage,
+// PushFollow, PushClick... (and Push for any callback.Message) POST what a
+// user sent or did to a service's callback URL exactly as WeChat does, in
+// plain, compatible or safe mode, with WeChat's signatures, its 5-second wait
+// (WithCallbackTimeout) and three tries. The action opens its window first;
+// the service's passive reply is checked as WeChat checks it and shown to
+// the user (Messages, Conversation), spending no quota; a PushResult tells
+// the test every attempt and whether the user saw "该公众号暂时无法提供服务".
+//
 // Reset puts the server back in a new server's state (but its credentials
 // and clock), for a test that reuses one server.
 //
@@ -63,8 +72,8 @@
 // and a log of the latest 1000 requests with credentials redacted
 // (requests), media (add_media, uploads), accounts and sessions
 // (add_account, set_online, accept_invite, add_waiting, session,
-// add_record) and reset. The kefu command's "kefu fake" runs such a server
-// as a standalone process.
+// add_record), pushes (say, push, conversation) and reset. The kefu
+// command's "kefu fake" runs such a server as a standalone process.
 //
 // The server keeps what the calls it carries out create, for the test to
 // inspect: tokens issued, messages and records accepted, uploads, users and

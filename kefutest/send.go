@@ -38,7 +38,7 @@ func (s *Server) send(body []byte) reply {
 	if w.left > 0 {
 		w.left--
 	}
-	u.sent = append(u.sent, append([]byte(nil), body...))
+	u.conv = append(u.conv, entry{kind: EntrySent, at: now, body: append([]byte(nil), body...)})
 	s.recordSent(&m, now)
 	u.lastExchange = now
 	u.typingUntil = time.Time{} // a message ends the typing state

@@ -60,8 +60,13 @@ type Server struct {
 	// with WithApp. The token endpoints accept only these.
 	AppID     string
 	AppSecret string
+	// OriginalID is the account's original id (原始ID): "gh_" and 12 hex
+	// digits, stable for an AppID. Pushes (WithCallback) carry it as
+	// ToUserName, and a passive reply must come from it.
+	OriginalID string
 
 	cfg     config
+	pusher  *pusher // WithCallback's; nil without
 	clock   clock
 	ts      *httptest.Server
 	closing chan struct{} // closed by Close: cuts DelayNext holds short
@@ -87,6 +92,9 @@ type config struct {
 	miniProgram   bool
 	listener      net.Listener
 	admin         bool
+
+	callback        *callbackConfig // WithCallback
+	callbackTimeout time.Duration   // WithCallbackTimeout; 0: the default
 }
 
 // ServerOption configures NewServer.
@@ -152,8 +160,9 @@ func WithListener(l net.Listener) ServerOption {
 // drop_next, status_next, delay_next, raw_next), call counts and the
 // request log (calls, requests), media (add_media, uploads), accounts,
 // sessions and records (add_account, set_online, accept_invite,
-// add_waiting, session, add_record), and reset. Each constant's doc names
-// the Server method it calls.
+// add_waiting, session, add_record), pushes to the callback URL of
+// WithCallback (say, push) and a user's conversation (conversation), and
+// reset. Each constant's doc names the Server method it calls.
 //
 // POST endpoints take one JSON object, decoded strictly, and answer
 // {"errcode":0,"errmsg":"ok"} (advance adds "now"); reset and
@@ -203,6 +212,8 @@ func NewServer(opts ...ServerOption) *Server {
 		s.AppID = "wx" + randHex(8)
 		s.AppSecret = randHex(16)
 	}
+	s.OriginalID = originalID(s.AppID)
+	s.pusher = newPusher(&cfg, s.AppID)
 	s.clock.frozen, s.clock.at = cfg.frozen, cfg.frozenAt
 	if cfg.listener != nil {
 		// As NewUnstartedServer does, without opening a listener of its own.
@@ -218,10 +229,14 @@ func NewServer(opts ...ServerOption) *Server {
 
 // Close shuts the server down, closing its listener (also one given
 // WithListener), and waits for the requests in flight to finish; answers held
-// by DelayNext are sent at once. Calling it again does nothing.
+// by DelayNext are sent at once. Pushes in flight (WithCallback) stop at
+// once: their calls return an error. Calling it again does nothing.
 func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.closing)
+		if s.pusher != nil {
+			s.pusher.close()
+		}
 		s.ts.Close()
 	})
 }

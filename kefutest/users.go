@@ -47,7 +47,7 @@ type user struct {
 	windows      map[Action]*window // one per action: the latest one's
 	lastExchange time.Time          // the last user action or message sent
 	typingUntil  time.Time          // end of the typing state
-	sent         [][]byte           // bodies WeChat accepted, in order
+	conv         []entry            // pushes, messages sent and replies, in order
 }
 
 // user returns the user with openID, registering it if new. s.mu must be held.
@@ -79,12 +79,18 @@ func (s *Server) AddUser(openID string) {
 // An unknown Action panics.
 func (s *Server) Interact(openID string, a Action) {
 	now := s.Now()
-	w := newWindow(a, now)
+	if _, ok := a.Rule(); !ok {
+		panic("kefutest: unknown " + a.String())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.user(openID)
+	s.user(openID).interact(a, now)
+}
+
+// interact records that u did a now: u follows, and a's window opens.
+func (u *user) interact(a Action, now time.Time) {
 	u.following = true
-	u.windows[a] = w
+	u.windows[a] = newWindow(a, now)
 	u.lastExchange = now
 }
 
@@ -94,7 +100,11 @@ func (s *Server) Interact(openID string, a Action) {
 func (s *Server) Unfollow(openID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.user(openID)
+	s.user(openID).unfollow()
+}
+
+// unfollow makes u stop following: its windows close, typing ends.
+func (u *user) unfollow() {
 	u.following = false
 	clear(u.windows)
 	u.typingUntil = time.Time{}
@@ -133,22 +143,39 @@ func (s *Server) Typing(openID string) bool {
 	return ok && now.Before(u.typingUntil)
 }
 
-// Messages returns the messages WeChat accepted for openID, oldest first:
-// each request body as a kefu.Message. Messages delivered by a call that
-// DropNext or DelayNext disturbed are included. The result is the caller's
-// to change.
+// Messages returns the messages the user openID was shown, oldest first:
+// each message the send endpoint accepted (its request body as a
+// kefu.Message), and each passive reply to a push (Push, Say...) in the
+// same shape. Messages delivered by a call that DropNext or DelayNext
+// disturbed are included. Conversation tells sent messages from passive
+// replies. The result is the caller's to change.
 func (s *Server) Messages(openID string) []kefu.Message {
+	msgs, _ := s.messages(openID)
+	return msgs
+}
+
+// messages returns Messages, and for each whether it was a passive reply.
+func (s *Server) messages(openID string) ([]kefu.Message, []bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[openID]
-	if !ok || len(u.sent) == 0 {
-		return nil
+	if !ok {
+		return nil, nil
 	}
-	out := make([]kefu.Message, len(u.sent))
-	for i, b := range u.sent {
-		json.Unmarshal(b, &out[i]) // checked when it arrived
+	var (
+		out     []kefu.Message
+		passive []bool
+	)
+	for _, e := range u.conv {
+		if e.body == nil {
+			continue
+		}
+		var m kefu.Message
+		json.Unmarshal(e.body, &m) // checked when it arrived
+		out = append(out, m)
+		passive = append(passive, e.kind == EntryPassive)
 	}
-	return out
+	return out, passive
 }
 
 // pick returns the window a message to u at now uses: among the open

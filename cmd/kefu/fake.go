@@ -28,6 +28,7 @@ import (
 const fakeHelp = `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 --media thumb:t1
   kefu fake --account kf01@shop:Alice --payment-user o2
   kefu fake --seed seed.json
+  KEFU_TOKEN=... KEFU_AES_KEY=... kefu fake --callback http://127.0.0.1:9000/wx --mode safe
 
 It prints its URL, AppID and AppSecret (random unless --appid/--secret or
 the seed set them), then answers like api.weixin.qq.com until SIGINT or
@@ -91,6 +92,33 @@ what is wrong. Ids (openid, media_id, kf_account) have at most 128 bytes.
   POST /kefutest/add_record     {"openid":"o9","opercode":2001,"text":"hi"}
 e.g. curl -d '{"openid":"o9","action":"UserMessage"}' http://127.0.0.1:8080/kefutest/interact
 
+Pushing to a service (--callback URL): the fake then also acts as the users,
+POSTing what they send to the service's callback URL as WeChat does: signed
+with the Token (KEFU_TOKEN, or --token: 3 to 32 letters and digits), in
+--mode plain, compatible or safe (the last two encrypt with the 43-character
+EncodingAESKey: KEFU_AES_KEY, or --aes-key; with a key the mode defaults to
+safe, without it to plain). With no answer within --callback-timeout (5s,
+WeChat's) it POSTs again, three times in all; the service's passive reply is
+checked as WeChat checks it and shown to the user without spending quota.
+Messages go to the account's original id (the banner, or "callback" in
+--json, gives it).
+  POST /kefutest/say            {"openid":"o9","text":"hello"}
+        the user writes to the account (a window of 5 replies in 48 h opens)
+        and the fake pushes it. The answer says what the user saw:
+        {"errcode":0,"errmsg":"ok","msgid":N,"attempts":[{"status":200,
+        "seconds":0.01,"timed_out":false,"error":""}],"reply":{"msgtype":"text",
+        "message":{...},"kf_account":"","encrypted":true} or null,
+        "unavailable":false,"error_shown":"","problem":""}; unavailable means
+        the user saw 该公众号暂时无法提供服务 (problem says why)
+  POST /kefutest/push           {"openid":"o9","MsgType":"event","Event":"subscribe",
+        "EventKey":"qrscene_7"}  any message or event, by the fields of
+        go doc github.com/kefu-go/kefu/callback.Message (image: PicUrl, MediaId;
+        location: LocationX, LocationY, Scale, Label; CLICK: EventKey; ...);
+        answers as say
+  GET  /kefutest/conversation?openid=o9
+        the user's pushes, the messages sent, passive replies ("passive":true
+        in /kefutest/messages too), transfers and errors shown, oldest first
+
 Seed file (every field optional; flags add to it, --appid/--secret win):
   {"users":["o1"],"payment_users":["o2"],"media":{"image":["m1"],"thumb":["t1"]},
    "accounts":["kf01@shop:Alice"],"appid":"wx123","secret":"not-a-real-secret"}
@@ -125,6 +153,11 @@ func (f *fakeRun) define(fs *pflag.FlagSet) {
 	fs.Var(&f.followers, "follower", "an `OPENID` that follows the account but has no reply window: a send gets 45015 (repeatable)")
 	fs.BoolVar(&f.json, "json", false, "print only {\"url\",\"appid\",\"secret\"} as one JSON line when ready, for harnesses")
 	fs.StringVar(&f.readyFile, "ready-file", "", "when ready, write {\"url\",\"appid\",\"secret\"} as JSON to this `FILE`")
+	fs.StringVar(&f.callbackURL, "callback", "", "push users' messages to this callback `URL` of a service, as WeChat does (kefu help fake)")
+	fs.StringVar(&f.token, "token", "", "the callback's Token (default $KEFU_TOKEN; the variable keeps it out of ps)")
+	fs.StringVar(&f.aesKey, "aes-key", "", "the callback's EncodingAESKey (default $KEFU_AES_KEY; the variable keeps it out of ps)")
+	fs.StringVar(&f.mode, "mode", "", "the callback's `mode`: plain, compatible or safe (default safe with a key, else plain)")
+	fs.DurationVar(&f.callbackTimeout, "callback-timeout", 0, "how long to wait for the callback's answer before trying again (default 5s, WeChat's)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` the banner, --json and --ready-file give, when clients reach the fake by another name than --addr (a container's --addr 0.0.0.0:8080); it still listens on --addr")
 }
 
@@ -135,6 +168,9 @@ type fakeRun struct {
 	followers                      listFlag
 	mini, json                     bool
 	readyFile, publicURL           string
+
+	callbackURL, token, aesKey, mode string
+	callbackTimeout                  time.Duration
 }
 
 // run serves the fake, seeded, until ctx ends.
@@ -150,7 +186,71 @@ func (f *fakeRun) run(ctx context.Context, e *env, _ []string) error {
 		}
 		f.publicURL = strings.TrimRight(f.publicURL, "/")
 	}
-	return serveFake(ctx, e, f, s)
+	cb, err := f.callback(e)
+	if err != nil {
+		return err
+	}
+	return serveFake(ctx, e, f, s, cb)
+}
+
+// callbackSettings are the fake's callback settings, from --callback and
+// its companions.
+type callbackSettings struct {
+	url, token, key string
+	mode            kefutest.CallbackMode
+	timeout         time.Duration
+}
+
+// callback returns the callback settings, nil without --callback, or a
+// usage error that says how to fix them. The Token and key come from the
+// flags or else from KEFU_TOKEN and KEFU_AES_KEY; no error shows them.
+func (f *fakeRun) callback(e *env) (*callbackSettings, error) {
+	if f.callbackURL == "" {
+		if f.token != "" || f.aesKey != "" || f.mode != "" || f.callbackTimeout != 0 {
+			return nil, usagef("--token, --aes-key, --mode and --callback-timeout go with --callback URL (the service's callback URL)")
+		}
+		return nil, nil
+	}
+	cb := &callbackSettings{url: f.callbackURL, token: cmp.Or(f.token, e.getenv("KEFU_TOKEN")),
+		key: cmp.Or(f.aesKey, e.getenv("KEFU_AES_KEY")), timeout: f.callbackTimeout}
+	if cb.token == "" {
+		return nil, usagef("--callback needs the Token set in WeChat's console: set KEFU_TOKEN (or pass --token)")
+	}
+	mode := f.mode
+	if mode == "" {
+		mode = "plain"
+		if cb.key != "" {
+			mode = "safe"
+		}
+	}
+	m, err := kefutest.ParseCallbackMode(mode)
+	if err != nil {
+		return nil, usagef("--mode %q: want plain, compatible or safe", f.mode)
+	}
+	cb.mode = m
+	if m != kefutest.ModePlain && cb.key == "" {
+		return nil, usagef("--mode %s encrypts: set KEFU_AES_KEY (or pass --aes-key) to the 43-character EncodingAESKey, or use --mode plain", m)
+	}
+	if cb.timeout < 0 {
+		return nil, usagef("--callback-timeout must be positive, got %v", cb.timeout)
+	}
+	if err := kefutest.ValidateCallback(cb.url, cb.token, cb.key, cb.mode); err != nil {
+		return nil, usagef("--callback: %s (the Token comes from --token or KEFU_TOKEN, the key from --aes-key or KEFU_AES_KEY)",
+			strings.TrimPrefix(err.Error(), "callback: "))
+	}
+	return cb, nil
+}
+
+// options are the kefutest options of cb (none when nil).
+func (cb *callbackSettings) options() []kefutest.ServerOption {
+	if cb == nil {
+		return nil
+	}
+	opts := []kefutest.ServerOption{kefutest.WithCallback(cb.url, cb.token, cb.key, cb.mode)}
+	if cb.timeout > 0 {
+		opts = append(opts, kefutest.WithCallbackTimeout(cb.timeout))
+	}
+	return opts
 }
 
 // seed returns what the fake starts with: the seed file's users, media,
@@ -280,7 +380,7 @@ func splitAccount(kv string) (kfAccount, nickname string, err error) {
 
 // serveFake runs a kefutest server seeded with s, which check accepted, on
 // f.addr until ctx ends, with the admin API on.
-func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
+func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed, cb *callbackSettings) error {
 	ln, err := listen(f.addr)
 	if err != nil {
 		return err
@@ -292,31 +392,17 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 	if f.mini {
 		opts = append(opts, kefutest.WithMiniProgram())
 	}
+	opts = append(opts, cb.options()...)
 	srv := kefutest.NewServer(opts...) // owns ln from here on
-	for _, u := range f.followers {
-		srv.AddUser(u)
-	}
-	for _, u := range s.Users {
-		srv.Interact(u, kefutest.UserMessage)
-	}
-	for _, u := range s.PaymentUsers {
-		srv.Interact(u, kefutest.Payment)
-	}
-	var seeded, accounts []string
-	for _, kind := range mediaKinds() {
-		for _, id := range s.Media[kind] {
-			srv.AddMedia(kefutest.MediaKind(kind), id)
-			seeded = append(seeded, kind+":"+id)
-		}
-	}
-	for _, a := range s.accounts {
-		srv.AddAccount(a.kfAccount, a.nickname)
-		accounts = append(accounts, a.kfAccount+" ("+a.nickname+")")
-	}
+	seeded, accounts := f.plant(srv, s)
 
 	base := cmp.Or(f.publicURL, srv.URL) // what clients are told
 	w := e.stdout
-	if err := f.announce(ready{base, srv.AppID, srv.AppSecret}, e.stdout); err != nil {
+	r := ready{URL: base, AppID: srv.AppID, Secret: srv.AppSecret}
+	if cb != nil {
+		r.Callback = &readyCallback{URL: cb.url, Mode: cb.mode.String(), OriginalID: srv.OriginalID}
+	}
+	if err := f.announce(r, e.stdout); err != nil {
 		srv.Close()
 		return err
 	}
@@ -334,6 +420,10 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 	fmt.Fprintf(w, "  followers: %s\n", listOrNone(f.followers, " (no reply window: 45015 until they act)"))
 	fmt.Fprintf(w, "  media:     %s\n", listOrNone(seeded, ""))
 	fmt.Fprintf(w, "  accounts:  %s\n", listOrNone(accounts, ""))
+	if cb != nil {
+		fmt.Fprintf(w, "  callback:  %s (%s mode, to %s; POST /kefutest/say {\"openid\":\"o9\",\"text\":\"hi\"})\n",
+			cb.url, cb.mode, srv.OriginalID)
+	}
 	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", base)
 	fmt.Fprintln(w, "             POST /kefutest/advance {\"seconds\":3600}, POST /kefutest/fail_next,")
 	fmt.Fprintln(w, "             GET /kefutest/requests, POST /kefutest/reset ... (kefu help fake)")
@@ -359,6 +449,31 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed) error {
 	return nil
 }
 
+// plant puts the seed's users, media and accounts in srv, and returns the
+// media and accounts as the banner lists them.
+func (f *fakeRun) plant(srv *kefutest.Server, s *seed) (seeded, accounts []string) {
+	for _, u := range f.followers {
+		srv.AddUser(u)
+	}
+	for _, u := range s.Users {
+		srv.Interact(u, kefutest.UserMessage)
+	}
+	for _, u := range s.PaymentUsers {
+		srv.Interact(u, kefutest.Payment)
+	}
+	for _, kind := range mediaKinds() {
+		for _, id := range s.Media[kind] {
+			srv.AddMedia(kefutest.MediaKind(kind), id)
+			seeded = append(seeded, kind+":"+id)
+		}
+	}
+	for _, a := range s.accounts {
+		srv.AddAccount(a.kfAccount, a.nickname)
+		accounts = append(accounts, a.kfAccount+" ("+a.nickname+")")
+	}
+	return seeded, accounts
+}
+
 // listen listens on addr; when another process does, the error says how to
 // get any free port instead.
 func listen(addr string) (net.Listener, error) {
@@ -371,9 +486,17 @@ func listen(addr string) (net.Listener, error) {
 
 // ready is what --json prints and --ready-file holds.
 type ready struct {
-	URL    string `json:"url"`
-	AppID  string `json:"appid"`
-	Secret string `json:"secret"`
+	URL      string         `json:"url"`
+	AppID    string         `json:"appid"`
+	Secret   string         `json:"secret"`
+	Callback *readyCallback `json:"callback,omitempty"`
+}
+
+// readyCallback is the callback settings in ready: no Token, no key.
+type readyCallback struct {
+	URL        string `json:"url"`
+	Mode       string `json:"mode"`
+	OriginalID string `json:"original_id"`
 }
 
 // announce prints the ready line (--json) and writes the ready file

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kefu-go/kefu/callback"
 )
 
 func TestSeedFile(t *testing.T) {
@@ -175,4 +180,94 @@ func TestFakeJSONForHarnesses(t *testing.T) {
 	assert.Equal(t, 1, r.code, r)
 	assert.Contains(t, r.stderr, "errcode 45015", r)
 	assert.Equal(t, result{stdout: "ok\n"}, f.kefu(t, "", "send", "--to", "o-writer", "--text", "hi"))
+}
+
+// TestFakeCallback: kefu fake pushes a user's message to a service's
+// callback URL (a callback.Handler here, in safe mode) with the Token and
+// key from the environment, and the passive reply shows among the messages.
+func TestFakeCallback(t *testing.T) {
+	t.Parallel()
+	const (
+		token = "fakeToken42"
+		key   = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		appID = "wx-callback"
+	)
+	h, err := callback.NewHandler(callback.Config{Token: token, AppID: appID, EncodingAESKey: key, RequireEncryption: true},
+		func(_ context.Context, m *callback.Message) (callback.Reply, error) {
+			return callback.ReplyText("re: " + m.Content), nil
+		})
+	require.NoError(t, err)
+	svc := httptest.NewServer(h)
+	defer svc.Close()
+
+	f := startFakeEnv(t, []string{"KEFU_TOKEN=" + token, "KEFU_AES_KEY=" + key},
+		"--json", "--callback", svc.URL+"/wx", "--appid", appID, "--secret", "callback-secret", "--callback-timeout", "2s")
+	var ready struct {
+		Callback struct{ URL, Mode string } `json:"callback"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(f.banner), &ready))
+	assert.Equal(t, svc.URL+"/wx", ready.Callback.URL)
+	assert.Equal(t, "safe", ready.Callback.Mode, "a key makes safe the default")
+	assert.Regexp(t, `^gh_[0-9a-f]{12}$`, gjson(t, f.banner, "callback", "original_id"))
+	assert.NotContains(t, f.banner, token)
+	assert.NotContains(t, f.banner, key)
+
+	status, body := f.admin(t, http.MethodPost, "/kefutest/say", `{"openid":"o-cb","text":"hello"}`)
+	require.Equal(t, http.StatusOK, status, body)
+	var said struct {
+		Attempts    []struct{ Status int }   `json:"attempts"`
+		Reply       struct{ Encrypted bool } `json:"reply"`
+		Unavailable bool                     `json:"unavailable"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &said))
+	assert.False(t, said.Unavailable, body)
+	assert.True(t, said.Reply.Encrypted, body)
+	require.Len(t, said.Attempts, 1)
+	assert.Equal(t, 200, said.Attempts[0].Status)
+
+	status, body = f.admin(t, http.MethodGet, "/kefutest/messages?openid=o-cb", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `[{"touser":"o-cb","msgtype":"text","text":{"content":"re: hello"},"passive":true}]`, body)
+	// The passive reply spent nothing: all 5 sends are left.
+	for i := range 5 {
+		r := f.kefu(t, "", "send", "--to", "o-cb", "--text", fmt.Sprint("reply ", i))
+		require.Equal(t, 0, r.code, r)
+	}
+	f.stop(t, syscall.SIGTERM)
+	assert.NotContains(t, f.stderr.String(), token)
+	require.NoError(t, h.Close(context.Background()))
+}
+
+// gjson reads a string at a path of object keys in a JSON document.
+func gjson(t *testing.T, doc string, keys ...string) string {
+	t.Helper()
+	var v any
+	require.NoError(t, json.Unmarshal([]byte(doc), &v))
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		require.True(t, ok, "%s: not an object at %q", doc, k)
+		v = m[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func TestFakeCallbackUsageErrors(t *testing.T) {
+	t.Parallel()
+	const cb = "http://127.0.0.1:9/wx"
+	tokenEnv := []string{"KEFU_TOKEN=tok123"}
+	testUsageErrors(t, []usageCase{
+		{args: []string{"fake", "--token", "tok123"}, want: "--token, --aes-key, --mode and --callback-timeout go with --callback URL"},
+		{args: []string{"fake", "--mode", "safe"}, want: "go with --callback URL"},
+		{args: []string{"fake", "--callback", cb}, want: "--callback needs the Token set in WeChat's console: set KEFU_TOKEN (or pass --token)"},
+		{args: []string{"fake", "--callback", cb, "--mode", "safe"}, env: tokenEnv,
+			want: "--mode safe encrypts: set KEFU_AES_KEY (or pass --aes-key) to the 43-character EncodingAESKey, or use --mode plain"},
+		{args: []string{"fake", "--callback", cb, "--mode", "compatible"}, env: tokenEnv, want: "--mode compatible encrypts"},
+		{args: []string{"fake", "--callback", cb, "--mode", "aes"}, env: tokenEnv, want: `--mode "aes": want plain, compatible or safe`},
+		{args: []string{"fake", "--callback", cb}, env: append(tokenEnv, "KEFU_AES_KEY="+usageSecret),
+			want: "--callback: EncodingAESKey must be 43 characters, got 17"},
+		{args: []string{"fake", "--callback", cb, "--token", "a-b"}, want: "--callback: the Token must be 3 to 32 letters and digits"},
+		{args: []string{"fake", "--callback", "/wx"}, env: tokenEnv, want: "--callback: the callback URL must be an absolute http or https URL"},
+		{args: []string{"fake", "--callback", cb, "--callback-timeout", "-1s"}, env: tokenEnv, want: "--callback-timeout must be positive"},
+	})
 }

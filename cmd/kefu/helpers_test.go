@@ -122,9 +122,15 @@ type fake struct {
 // banner. The fake is stopped with SIGTERM at the end of the test.
 func startFake(t *testing.T, args ...string) *fake {
 	t.Helper()
+	return startFakeEnv(t, nil, args...)
+}
+
+// startFakeEnv is startFake with more environment variables.
+func startFakeEnv(t *testing.T, env []string, args ...string) *fake {
+	t.Helper()
 	f := &fake{lines: make(chan string, 64)}
 	f.cmd = exec.Command(kefuBin, append([]string{"fake", "--addr", "127.0.0.1:0"}, args...)...)
-	f.cmd.Env = baseEnv()
+	f.cmd.Env = append(baseEnv(), env...)
 	f.cmd.Stderr = &f.stderr
 	out, err := f.cmd.StdoutPipe()
 	require.NoError(t, err)
