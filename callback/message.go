@@ -253,108 +253,75 @@ func (m *Message) jsonValue(dec *json.Decoder, key string, depth int) error {
 
 // set stores one field by WeChat's name; unknown names are ignored.
 func (m *Message) set(name []byte, v string) error {
-	var err error
-	switch string(name) {
-	case "ToUserName":
-		m.ToUserName = v
-	case "FromUserName":
-		m.FromUserName = v
-	case "CreateTime":
-		m.CreateTime, err = parseInt(v)
-	case "MsgType":
-		m.MsgType = v
-	case "MsgId", "MsgID":
-		m.MsgID, err = parseInt(v)
-	case "Content":
-		m.Content = v
-	case "bizmsgmenuid":
-		m.BizMsgMenuID = v
-	case "MsgDataId":
-		m.MsgDataID = v
-	case "Idx":
-		m.Idx, err = parseSmall(v)
-	case "PicUrl":
-		m.PicURL = v
-	case "MediaId":
-		m.MediaID = v
-	case "Format":
-		m.Format = v
-	case "Recognition":
-		m.Recognition = v
-	case "ThumbMediaId":
-		m.ThumbMediaID = v
-	case "Location_X":
-		m.LocationX, err = parseFloat(v)
-	case "Location_Y":
-		m.LocationY, err = parseFloat(v)
-	case "Scale":
-		m.Scale, err = parseSmall(v)
-	case "Label":
-		m.Label = v
-	default:
-		return m.setMore(name, v)
+	f, ok := fields[string(name)]
+	if !ok {
+		return nil
 	}
-	if err != nil {
+	if err := f(m, v); err != nil {
 		return malformed("%s: %q is not a number", name, v)
 	}
 	return nil
 }
 
-func (m *Message) setMore(name []byte, v string) error {
-	var err error
-	switch string(name) {
-	case "Title":
-		m.Title = v
-	case "Description":
-		m.Description = v
-	case "Url":
-		m.URL = v
-	case "AppId":
-		m.AppID = v
-	case "PagePath":
-		m.PagePath = v
-	case "ThumbUrl":
-		m.ThumbURL = v
-	case "Event":
-		m.Event = v
-	case "EventKey":
-		m.EventKey = v
-	case "Ticket":
-		m.Ticket = v
-	case "Latitude":
-		m.Latitude, err = parseFloat(v)
-	case "Longitude":
-		m.Longitude, err = parseFloat(v)
-	case "Precision":
-		m.Precision, err = parseFloat(v)
-	default:
-		m.setSession(name, v)
-	}
-	if err != nil {
-		return malformed("%s: %q is not a number", name, v)
-	}
-	return nil
+// fields maps WeChat's field names (XML elements, JSON keys) to the Message
+// field each fills: one row a name.
+var fields = map[string]func(*Message, string) error{
+	"ToUserName":    text(func(m *Message) *string { return &m.ToUserName }),
+	"FromUserName":  text(func(m *Message) *string { return &m.FromUserName }),
+	"CreateTime":    integer(func(m *Message) *int64 { return &m.CreateTime }),
+	"MsgType":       text(func(m *Message) *string { return &m.MsgType }),
+	"MsgId":         integer(func(m *Message) *int64 { return &m.MsgID }),
+	"MsgID":         integer(func(m *Message) *int64 { return &m.MsgID }), // TEMPLATESENDJOBFINISH
+	"Content":       text(func(m *Message) *string { return &m.Content }),
+	"bizmsgmenuid":  text(func(m *Message) *string { return &m.BizMsgMenuID }),
+	"MsgDataId":     text(func(m *Message) *string { return &m.MsgDataID }),
+	"Idx":           small(func(m *Message) *int { return &m.Idx }),
+	"PicUrl":        text(func(m *Message) *string { return &m.PicURL }),
+	"MediaId":       text(func(m *Message) *string { return &m.MediaID }),
+	"Format":        text(func(m *Message) *string { return &m.Format }),
+	"Recognition":   text(func(m *Message) *string { return &m.Recognition }),
+	"ThumbMediaId":  text(func(m *Message) *string { return &m.ThumbMediaID }),
+	"Location_X":    float(func(m *Message) *float64 { return &m.LocationX }),
+	"Location_Y":    float(func(m *Message) *float64 { return &m.LocationY }),
+	"Scale":         small(func(m *Message) *int { return &m.Scale }),
+	"Label":         text(func(m *Message) *string { return &m.Label }),
+	"Title":         text(func(m *Message) *string { return &m.Title }),
+	"Description":   text(func(m *Message) *string { return &m.Description }),
+	"Url":           text(func(m *Message) *string { return &m.URL }),
+	"AppId":         text(func(m *Message) *string { return &m.AppID }),
+	"PagePath":      text(func(m *Message) *string { return &m.PagePath }),
+	"ThumbUrl":      text(func(m *Message) *string { return &m.ThumbURL }),
+	"Event":         text(func(m *Message) *string { return &m.Event }),
+	"EventKey":      text(func(m *Message) *string { return &m.EventKey }),
+	"Ticket":        text(func(m *Message) *string { return &m.Ticket }),
+	"Latitude":      float(func(m *Message) *float64 { return &m.Latitude }),
+	"Longitude":     float(func(m *Message) *float64 { return &m.Longitude }),
+	"Precision":     float(func(m *Message) *float64 { return &m.Precision }),
+	"MenuId":        text(func(m *Message) *string { return &m.MenuID }),
+	"MenuID":        text(func(m *Message) *string { return &m.MenuID }),
+	"ScanType":      text(func(m *Message) *string { return &m.ScanType }),
+	"ScanResult":    text(func(m *Message) *string { return &m.ScanResult }),
+	"KfAccount":     text(func(m *Message) *string { return &m.KfAccount }),
+	"FromKfAccount": text(func(m *Message) *string { return &m.FromKfAccount }),
+	"ToKfAccount":   text(func(m *Message) *string { return &m.ToKfAccount }),
+	"Status":        text(func(m *Message) *string { return &m.Status }),
+	"SessionFrom":   text(func(m *Message) *string { return &m.SessionFrom }),
 }
 
-func (m *Message) setSession(name []byte, v string) {
-	switch string(name) {
-	case "MenuId", "MenuID":
-		m.MenuID = v
-	case "ScanType":
-		m.ScanType = v
-	case "ScanResult":
-		m.ScanResult = v
-	case "KfAccount":
-		m.KfAccount = v
-	case "FromKfAccount":
-		m.FromKfAccount = v
-	case "ToKfAccount":
-		m.ToKfAccount = v
-	case "Status":
-		m.Status = v
-	case "SessionFrom":
-		m.SessionFrom = v
-	}
+func text(field func(*Message) *string) func(*Message, string) error {
+	return func(m *Message, v string) error { *field(m) = v; return nil }
+}
+
+func integer(field func(*Message) *int64) func(*Message, string) error {
+	return func(m *Message, v string) (err error) { *field(m), err = parseInt(v); return err }
+}
+
+func small(field func(*Message) *int) func(*Message, string) error {
+	return func(m *Message, v string) (err error) { *field(m), err = parseSmall(v); return err }
+}
+
+func float(field func(*Message) *float64) func(*Message, string) error {
+	return func(m *Message, v string) (err error) { *field(m), err = parseFloat(v); return err }
 }
 
 // parseInt reads an integer; an empty value is 0 (WeChat sends empty

@@ -145,96 +145,120 @@ func isNameByte(c byte) bool {
 		c == '_' || c == '-' || c == '.' || c == ':' || c >= 0x80
 }
 
+// content is what an element held so far: its text as one value (pieces
+// of text and CDATA joined in sb when there are several), and whether it
+// held elements.
+type content struct {
+	v        xmlValue
+	parts    int
+	children bool
+	sb       strings.Builder
+}
+
+func (c *content) add(piece xmlValue, b []byte) {
+	switch c.parts {
+	case 0:
+		c.v = piece
+	case 1:
+		c.v.writeTo(&c.sb, b)
+		fallthrough
+	default:
+		piece.writeTo(&c.sb, b)
+	}
+	c.parts++
+}
+
+// value is the element's text.
+func (c *content) value() xmlValue {
+	if c.parts > 1 {
+		return xmlValue{decoded: c.sb.String()}
+	}
+	return c.v
+}
+
 // element reads the content of the element name up to its end tag, then
 // reports it to leaf when it held no element.
 func (s *xmlScanner) element(name []byte, depth int) error {
 	if depth > maxDepth {
 		return malformed("elements nested deeper than %d", maxDepth)
 	}
-	var (
-		v        = xmlValue{start: s.i, end: s.i, simple: true}
-		parts    int  // runs of text or CDATA seen
-		children bool // held an element
-		sb       strings.Builder
-	)
-	add := func(piece xmlValue) {
-		switch parts {
-		case 0:
-			v = piece
-		case 1:
-			v.writeTo(&sb, s.b)
-			fallthrough
-		default:
-			piece.writeTo(&sb, s.b)
-		}
-		parts++
-	}
+	c := content{v: xmlValue{start: s.i, end: s.i, simple: true}}
 	for {
 		if s.i >= len(s.b) {
 			return malformed("<%s> is not closed", name)
 		}
-		if s.b[s.i] != '<' {
-			start := s.i
-			j := bytes.IndexByte(s.b[s.i:], '<')
-			if j < 0 {
-				return malformed("<%s> is not closed", name)
-			}
-			s.i += j
-			raw := s.b[start:s.i]
-			if bytes.IndexByte(raw, '&') < 0 {
-				add(xmlValue{start: start, end: s.i, simple: true})
-			} else {
-				d, err := unescape(raw)
-				if err != nil {
-					return err
-				}
-				add(xmlValue{decoded: d})
-			}
-			continue
+		var (
+			done bool
+			err  error
+		)
+		if s.b[s.i] == '<' {
+			done, err = s.markup(name, depth, &c)
+		} else {
+			err = s.text(name, &c)
 		}
-		rest := s.b[s.i:]
-		switch {
-		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-			start := s.i + len("<![CDATA[")
-			j := bytes.Index(s.b[start:], []byte("]]>"))
-			if j < 0 {
-				return malformed("unterminated CDATA in <%s>", name)
-			}
-			add(xmlValue{start: start, end: start + j, simple: true})
-			s.i = start + j + len("]]>")
-		case bytes.HasPrefix(rest, []byte("<!--")):
-			if err := s.skipPast("-->"); err != nil {
-				return err
-			}
-		case bytes.HasPrefix(rest, []byte("</")):
-			return s.endTag(name, v, parts, children, &sb)
-		case bytes.HasPrefix(rest, []byte("<?")):
-			if err := s.skipPast("?>"); err != nil {
-				return err
-			}
-		case bytes.HasPrefix(rest, []byte("<!")):
-			return malformed("a declaration inside <%s>", name)
-		default:
-			child, empty, err := s.startTag()
-			if err != nil {
-				return err
-			}
-			children = true
-			if empty {
-				if err := s.leaf(child, xmlValue{start: s.i, end: s.i, simple: true}); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := s.element(child, depth+1); err != nil {
-				return err
-			}
+		if done || err != nil {
+			return err
 		}
 	}
 }
 
+// text reads a run of character data up to the next '<'.
+func (s *xmlScanner) text(name []byte, c *content) error {
+	start := s.i
+	j := bytes.IndexByte(s.b[s.i:], '<')
+	if j < 0 {
+		return malformed("<%s> is not closed", name)
+	}
+	s.i += j
+	raw := s.b[start:s.i]
+	if bytes.IndexByte(raw, '&') < 0 {
+		c.add(xmlValue{start: start, end: s.i, simple: true}, s.b)
+		return nil
+	}
+	d, err := unescape(raw)
+	if err != nil {
+		return err
+	}
+	c.add(xmlValue{decoded: d}, s.b)
+	return nil
+}
+
+// markup reads what starts with '<' inside name: CDATA, a comment, a
+// processing instruction, a child element, or name's end tag (done).
+func (s *xmlScanner) markup(name []byte, depth int, c *content) (done bool, err error) {
+	rest := s.b[s.i:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		start := s.i + len("<![CDATA[")
+		j := bytes.Index(s.b[start:], []byte("]]>"))
+		if j < 0 {
+			return false, malformed("unterminated CDATA in <%s>", name)
+		}
+		c.add(xmlValue{start: start, end: start + j, simple: true}, s.b)
+		s.i = start + j + len("]]>")
+		return false, nil
+	case bytes.HasPrefix(rest, []byte("<!--")):
+		return false, s.skipPast("-->")
+	case bytes.HasPrefix(rest, []byte("</")):
+		return true, s.endTag(name, c)
+	case bytes.HasPrefix(rest, []byte("<?")):
+		return false, s.skipPast("?>")
+	case bytes.HasPrefix(rest, []byte("<!")):
+		return false, malformed("a declaration inside <%s>", name)
+	}
+	child, empty, err := s.startTag()
+	if err != nil {
+		return false, err
+	}
+	c.children = true
+	if empty {
+		return false, s.leaf(child, xmlValue{start: s.i, end: s.i, simple: true})
+	}
+	return false, s.element(child, depth+1)
+}
+
 // endTag reads "</name>" and reports a leaf's value.
-func (s *xmlScanner) endTag(name []byte, v xmlValue, parts int, children bool, sb *strings.Builder) error {
+func (s *xmlScanner) endTag(name []byte, c *content) error {
 	start := s.i + 2
 	j := bytes.IndexByte(s.b[start:], '>')
 	if j < 0 {
@@ -244,13 +268,10 @@ func (s *xmlScanner) endTag(name []byte, v xmlValue, parts int, children bool, s
 		return malformed("<%s> closed by </%s>", name, s.b[start:start+j])
 	}
 	s.i = start + j + 1
-	if children {
+	if c.children {
 		return nil // a container: its leaves were reported
 	}
-	if parts > 1 {
-		v = xmlValue{decoded: sb.String()}
-	}
-	return s.leaf(name, v)
+	return s.leaf(name, c.value())
 }
 
 // unescape decodes XML's five named entities and character references.
