@@ -51,6 +51,7 @@ var adminRoutes = map[string]adminRoute{
 	PathAdminAddUser:      {http.MethodPost, withAdmin((*Server).adminAddUser)},
 	PathAdminUnfollow:     {http.MethodPost, withAdmin((*Server).adminUnfollow)},
 	PathAdminWindow:       {http.MethodGet, withQuery((*Server).adminWindow)},
+	PathAdminWindows:      {http.MethodGet, withOpenID((*Server).adminWindows)},
 	PathAdminTyping:       {http.MethodGet, withOpenID((*Server).adminTyping)},
 	PathAdminMessages:     {http.MethodGet, withOpenID((*Server).adminMessages)},
 	PathAdminAdvance:      {http.MethodPost, withAdmin((*Server).adminAdvance)},
@@ -207,6 +208,30 @@ func (s *Server) adminWindow(q url.Values) reply {
 		Closes int64 `json:"closes"`
 		Left   int   `json:"left"`
 	}{w.Open, unixOrZero(w.Closes), w.Left})
+}
+
+// adminWindows answers PathAdminWindows: Windows, with each action's window.
+func (s *Server) adminWindows(openID string) reply {
+	type actionWindow struct {
+		Action string `json:"action"`
+		Open   bool   `json:"open"`
+		Closes int64  `json:"closes"`
+		Left   int    `json:"left"`
+	}
+	st := s.Windows(openID)
+	all := []actionWindow{}
+	for _, a := range kefu.Actions() {
+		if w := s.Window(openID, a); !w.Closes.IsZero() {
+			all = append(all, actionWindow{a.String(), w.Open, w.Closes.Unix(), w.Left})
+		}
+	}
+	return jsonReply(struct {
+		Known     bool           `json:"known"`
+		Open      bool           `json:"open"`
+		Remaining int            `json:"remaining"`
+		Closes    int64          `json:"closes"`
+		Windows   []actionWindow `json:"windows"`
+	}{st.Known, st.Open, st.Remaining, unixOrZero(st.Closes), all})
 }
 
 // adminTyping answers PathAdminTyping: Typing.

@@ -22,6 +22,11 @@ const (
 	// {"open":true,"closes":UNIX,"left":5}: closes 0 if the action never
 	// opened one, left -1 for no limit (Payment).
 	PathAdminWindow = "/kefutest/window"
+	// PathAdminWindows: GET ?openid=o1 answers Windows, the fake's own view
+	// of the user in kefu.WindowTracker's terms, with each action's window:
+	// {"known":true,"open":true,"remaining":5,"closes":UNIX,
+	// "windows":[{"action":"UserMessage","open":true,"closes":UNIX,"left":5}]}.
+	PathAdminWindows = "/kefutest/windows"
 	// PathAdminTyping: GET ?openid=o1 answers Typing as {"typing":false}.
 	PathAdminTyping = "/kefutest/typing"
 	// PathAdminMessages: GET ?openid=o1 answers Messages as a JSON array of

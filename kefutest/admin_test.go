@@ -50,7 +50,7 @@ func TestAdminAPIOffByDefault(t *testing.T) {
 	}
 	// Nothing happened, and the calls count: the admin paths are the
 	// server's own, though it answers 404 there.
-	assert.Equal(t, kefutest.WindowState{}, srv.Window("o1", kefutest.UserMessage))
+	assert.Equal(t, kefutest.ActionWindow{}, srv.Window("o1", kefutest.UserMessage))
 	assert.Equal(t, 1, srv.Calls(kefutest.PathAdminInteract))
 }
 
@@ -72,7 +72,7 @@ func TestAdminInteract(t *testing.T) {
 		a := admin(t, srv, http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o-`+tc.action+`","action":"`+tc.action+`"}`)
 		assert.Equal(t, http.StatusOK, a.status, a.body)
 		assert.JSONEq(t, okBody, a.body)
-		assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(tc.closes), Left: tc.left},
+		assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(tc.closes), Left: tc.left},
 			srv.Window("o-"+tc.action, tc.want), tc.action)
 	}
 	// The window opened over HTTP is the one Send uses.
@@ -90,7 +90,7 @@ func TestAdminInteractEnterSession(t *testing.T) {
 	srv := frozen(t, kefutest.WithAdminAPI())
 	a := admin(t, srv, http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1","action":"entersession"}`)
 	assert.Equal(t, http.StatusOK, a.status, a.body)
-	assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(time.Minute), Left: 2},
+	assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(time.Minute), Left: 2},
 		srv.Window("o1", kefutest.EnterSession))
 
 	a = admin(t, srv, http.MethodPost, kefutest.PathAdminInteract, `{"openid":"o1","action":"Wave"}`)
@@ -243,7 +243,7 @@ func TestAdminBadRequests(t *testing.T) {
 	a := admin(t, srv, http.MethodPost, "/kefutest/nope", "")
 	assert.Equal(t, http.StatusNotFound, a.status)
 	assert.Equal(t, start, srv.Now())
-	assert.Equal(t, kefutest.WindowState{}, srv.Window("o1", kefutest.Follow))
+	assert.Equal(t, kefutest.ActionWindow{}, srv.Window("o1", kefutest.Follow))
 }
 
 // TestAdminGarbageKeepsNothing floods the admin API with requests it

@@ -109,7 +109,7 @@ func (s *Server) recordPush(m *callback.Message, now time.Time) {
 	defer s.mu.Unlock()
 	u := s.user(m.FromUserName)
 	if a, ok := m.Action(); ok {
-		u.interact(a, now)
+		u.interact(a, now, s.cfg.miniProgram)
 	} else if m.IsEvent(callback.EventUnsubscribe) {
 		u.unfollow()
 	}

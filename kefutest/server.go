@@ -124,8 +124,11 @@ func WithMaxTextBytes(n int) ServerOption {
 
 // WithMiniProgram makes the server act as a Mini Program's API: the send
 // endpoint accepts only text, image, link and miniprogrampage messages and
-// answers 45162 for other known types. Without it the server is an Official
-// Account's, which answers 40008 for link.
+// answers 45162 for other known types, and a user's windows follow the
+// Mini Program rule: one counter per user, which each action sets to the
+// larger of what is left and its count, with the later deadline (see
+// Interact). Without it the server is an Official Account's, which answers
+// 40008 for link and keeps one window per action.
 func WithMiniProgram() ServerOption {
 	return func(c *config) { c.miniProgram = true }
 }

@@ -84,14 +84,37 @@ func (s *Server) Interact(openID string, a Action) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.user(openID).interact(a, now)
+	s.user(openID).interact(a, now, s.cfg.miniProgram)
 }
 
-// interact records that u did a now: u follows, and a's window opens.
-func (u *user) interact(a Action, now time.Time) {
+// interact records that u did a now: u follows, and a's window opens. A
+// Mini Program user has one counter instead ("条数不累加"): the action sets
+// it to the larger of what is left and its count, with the later of the
+// two deadlines, and it is kept under the action that set it last.
+func (u *user) interact(a Action, now time.Time, miniProgram bool) {
 	u.following = true
-	u.windows[a] = newWindow(a, now)
+	w := newWindow(a, now)
+	if miniProgram {
+		for old, ow := range u.windows {
+			if ow.open(now) {
+				w.left = moreLeft(w.left, ow.left)
+				if ow.closes.After(w.closes) {
+					w.closes = ow.closes
+				}
+			}
+			delete(u.windows, old)
+		}
+	}
+	u.windows[a] = w
 	u.lastExchange = now
+}
+
+// moreLeft is the larger of two message counts, Unlimited being largest.
+func moreLeft(a, b int) int {
+	if a == kefu.Unlimited || b == kefu.Unlimited {
+		return kefu.Unlimited
+	}
+	return max(a, b)
 }
 
 // Unfollow makes openID stop following the account (registering it if
@@ -110,28 +133,30 @@ func (u *user) unfollow() {
 	u.typingUntil = time.Time{}
 }
 
-// WindowState describes the window one action opened for a user.
-type WindowState struct {
+// ActionWindow describes the window one action opened for a user (Window).
+// Windows gives all of a user's windows at once, as kefu.WindowState.
+type ActionWindow struct {
 	Open   bool      // the window has not closed yet
 	Closes time.Time // when it closes (server time); zero if never opened
 	Left   int       // messages left; kefu.Unlimited (-1) for no limit (Payment)
 }
 
 // Window returns the state of the window that action a opened for openID
-// (the zero WindowState if none did).
-func (s *Server) Window(openID string, a Action) WindowState {
+// (the zero ActionWindow if none did). A Mini Program user's one counter
+// (WithMiniProgram) is under the action that set it last.
+func (s *Server) Window(openID string, a Action) ActionWindow {
 	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[openID]
 	if !ok {
-		return WindowState{}
+		return ActionWindow{}
 	}
 	w, ok := u.windows[a]
 	if !ok {
-		return WindowState{}
+		return ActionWindow{}
 	}
-	return WindowState{Open: w.open(now), Closes: w.closes, Left: w.left}
+	return ActionWindow{Open: w.open(now), Closes: w.closes, Left: w.left}
 }
 
 // Typing reports whether the account is shown typing to openID now.
@@ -212,4 +237,44 @@ func (u *user) anyOpen(now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// Windows returns the fake's own view of openID's windows in the terms of
+// kefu's WindowTracker: Known when the user exists, Open while a window is
+// open, Remaining the messages left across the open ones (kefu.Unlimited
+// when one has no limit), Closes when the last open one closes (or the last
+// one closed; an unfollow clears them, leaving zero).
+func (s *Server) Windows(openID string) kefu.WindowState {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[openID]
+	if !ok {
+		return kefu.WindowState{}
+	}
+	st := kefu.WindowState{Known: true}
+	var lastClosed time.Time
+	for _, w := range u.windows {
+		if !w.open(now) {
+			if w.closes.After(lastClosed) {
+				lastClosed = w.closes
+			}
+			continue
+		}
+		st.Open = true
+		if w.closes.After(st.Closes) {
+			st.Closes = w.closes
+		}
+		switch {
+		case st.Remaining == kefu.Unlimited:
+		case w.left == kefu.Unlimited:
+			st.Remaining = kefu.Unlimited
+		default:
+			st.Remaining += w.left
+		}
+	}
+	if !st.Open {
+		st.Closes = lastClosed
+	}
+	return st
 }

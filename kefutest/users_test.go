@@ -17,7 +17,7 @@ func TestUserMessageWindow(t *testing.T) {
 	t.Parallel()
 	srv := frozen(t)
 	srv.Interact("alice", kefutest.UserMessage)
-	assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(48 * time.Hour), Left: 5},
+	assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(48 * time.Hour), Left: 5},
 		srv.Window("alice", kefutest.UserMessage))
 	c := srv.Client()
 	ctx := context.Background()
@@ -52,7 +52,7 @@ func TestShortWindows(t *testing.T) {
 		c := srv.Client()
 		ctx := context.Background()
 		srv.Interact("alice", a)
-		assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(time.Minute), Left: 3}, srv.Window("alice", a), a)
+		assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(time.Minute), Left: 3}, srv.Window("alice", a), a)
 		for range 3 {
 			_, err := c.Send(ctx, text("alice", "x"))
 			require.NoError(t, err, a)
@@ -79,7 +79,7 @@ func TestPaymentWindowIsUnlimited(t *testing.T) {
 		_, err := c.Send(context.Background(), text("alice", fmt.Sprint(i)))
 		require.NoError(t, err, i)
 	}
-	assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(48 * time.Hour), Left: -1},
+	assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(48 * time.Hour), Left: -1},
 		srv.Window("alice", kefutest.Payment))
 	srv.Advance(48 * time.Hour)
 	_, err := c.Send(context.Background(), text("alice", "late"))
@@ -126,7 +126,7 @@ func TestSendUsesTheWindowThatClosesFirst(t *testing.T) {
 	}
 	_, err := c.Send(ctx, text("bob", "x"))
 	require.NoError(t, err)
-	assert.Equal(t, kefutest.WindowState{Open: true, Closes: srv.Now().Add(time.Minute), Left: 0}, srv.Window("bob", kefutest.Follow))
+	assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: srv.Now().Add(time.Minute), Left: 0}, srv.Window("bob", kefutest.Follow))
 	assert.Equal(t, 4, srv.Window("bob", kefutest.UserMessage).Left)
 }
 
@@ -153,7 +153,7 @@ func TestFollowersAndUnfollow(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, 45015, ae.Code)
 	assert.Equal(t, "response out of time limit or subscription is canceled", ae.Message)
-	assert.Equal(t, kefutest.WindowState{}, srv.Window("carol", kefutest.Payment))
+	assert.Equal(t, kefutest.ActionWindow{}, srv.Window("carol", kefutest.Payment))
 
 	srv.Interact("carol", kefutest.Follow) // follows again
 	_, err = c.Send(ctx, text("carol", "x"))
@@ -178,7 +178,7 @@ func TestEnterSessionWindow(t *testing.T) {
 	c := srv.Client()
 	ctx := context.Background()
 	srv.Interact("alice", kefutest.EnterSession)
-	assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(time.Minute), Left: 2},
+	assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(time.Minute), Left: 2},
 		srv.Window("alice", kefutest.EnterSession))
 	for range 2 {
 		_, err := c.Send(ctx, text("alice", "x"))
@@ -204,7 +204,7 @@ func TestActionsAreKefus(t *testing.T) {
 		rule, ok := a.Rule()
 		require.True(t, ok, a)
 		srv.Interact("alice", a)
-		assert.Equal(t, kefutest.WindowState{Open: true, Closes: start.Add(rule.For), Left: rule.Messages},
+		assert.Equal(t, kefutest.ActionWindow{Open: true, Closes: start.Add(rule.For), Left: rule.Messages},
 			srv.Window("alice", a), a)
 	}
 	var a kefutest.Action = kefu.ActionScan // the same type
