@@ -37,13 +37,13 @@ type WindowOpKind uint8
 
 // The operations on a user's windows.
 const (
-	OpPeek      WindowOpKind = iota // read the state
-	OpObserve                       // Action happened At: open (or refresh) its window
-	OpUnfollow                      // the user unfollowed At: every window closes
-	OpRefused                       // WeChat answered 45015 At: every window closes
-	OpSpent                         // WeChat answered 45047 At: every open window is used up (an unknown user stays unknown)
-	OpReserve                       // take one message At, from the open window that closes first
-	OpRelease                       // give back the message a reservation took (Action, Opened)
+	OpPeek     WindowOpKind = iota // read the state
+	OpObserve                      // Action happened At: open (or refresh) its window
+	OpUnfollow                     // the user unfollowed At: every window closes
+	OpRefused                      // WeChat answered 45015 At: every window closes
+	OpSpent                        // WeChat answered 45047 At: every open window is used up (an unknown user stays unknown)
+	OpReserve                      // take one message At, from the open window that closes first
+	OpRelease                      // give back the message a reservation took (Action, Opened)
 )
 
 // WindowOp is one operation on a user's windows. The rule numbers travel
