@@ -45,6 +45,8 @@ func (l *countingListener) Accept() (net.Conn, error) {
 type benchEnv struct {
 	ln       *countingListener
 	kefu     *Client
+	tokens   TokenSource
+	url      string
 	base     *http.Client
 	baseURL  string
 	baseBody []byte
@@ -85,7 +87,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		base.CloseIdleConnections()
 		c.CloseIdleConnections()
 	})
-	return &benchEnv{ln: ln, kefu: c, base: base, msg: msg, baseBody: wire(msg),
+	return &benchEnv{ln: ln, kefu: c, tokens: ts, url: srv.URL, base: base, msg: msg, baseBody: wire(msg),
 		baseURL: srv.URL + sendPath + "?access_token=" + tok}
 }
 
@@ -158,9 +160,15 @@ func (e *benchEnv) run(b *testing.B, n, par int, send func() error) phase {
 // reports both and their ratios.
 func compare(b *testing.B, par int) {
 	e := newBenchEnv(b)
+	e.compare(b, par, e.sendBaseline, e.sendKefu)
+}
+
+// compare runs baseSend and kefuSend in alternating rounds, b.N sends each
+// in all, and reports both and their ratios.
+func (e *benchEnv) compare(b *testing.B, par int, baseSend, kefuSend func() error) {
 	// Warm both: connections, token, pools.
-	e.run(b, 2*par, par, e.sendBaseline)
-	e.run(b, 2*par, par, e.sendKefu)
+	e.run(b, 2*par, par, baseSend)
+	e.run(b, 2*par, par, kefuSend)
 	b.ResetTimer()
 	var base, kefu phase
 	// Short alternating rounds put both sides under the same machine noise
@@ -176,11 +184,11 @@ func compare(b *testing.B, par int) {
 		// other's garbage or meets the other's warm caches.
 		n := max(b.N/rounds, 1)
 		if r%2 == 0 {
-			base.add(e.run(b, n, par, e.sendBaseline))
-			kefu.add(e.run(b, n, par, e.sendKefu))
+			base.add(e.run(b, n, par, baseSend))
+			kefu.add(e.run(b, n, par, kefuSend))
 		} else {
-			kefu.add(e.run(b, n, par, e.sendKefu))
-			base.add(e.run(b, n, par, e.sendBaseline))
+			kefu.add(e.run(b, n, par, kefuSend))
+			base.add(e.run(b, n, par, baseSend))
 		}
 	}
 	b.StopTimer()
@@ -211,4 +219,24 @@ func BenchmarkSend(b *testing.B) { compare(b, 1) }
 func BenchmarkSendParallel(b *testing.B) {
 	b.SetParallelism(32)
 	compare(b, 32*runtime.GOMAXPROCS(0))
+}
+
+// BenchmarkSendWindows: one goroutine sending with an in-memory window
+// tracker (WithWindows), against the same client without one as the
+// baseline: cpu-ratio is the tracker's cost (target: at most 1.03).
+func BenchmarkSendWindows(b *testing.B) {
+	e := newBenchEnv(b)
+	tr := NewWindowTracker(nil)
+	if err := tr.Observe(context.Background(), e.msg.ToUser, ActionPayment, time.Now()); err != nil {
+		b.Fatal(err) // unlimited for 48 h: every send reserves and keeps one
+	}
+	tracked, err := NewClient(e.tokens, WithBaseURL(e.url), WithWindows(tr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(tracked.CloseIdleConnections)
+	e.compare(b, 1, e.sendKefu, func() error {
+		_, err := tracked.Send(context.Background(), e.msg)
+		return err
+	})
 }

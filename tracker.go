@@ -134,7 +134,7 @@ func (e *WindowError) Is(target error) bool {
 // reservation is one message taken from a window before a send.
 type reservation struct {
 	openID string
-	window *Window // nil: the tracker does not know the user, or its store failed
+	window Window // Action 0: nothing taken (an unknown user, or the store failed)
 }
 
 // reserve takes a message for a send to openID, or refuses it with a
@@ -145,7 +145,7 @@ func (t *WindowTracker) reserve(ctx context.Context, openID string) (reservation
 		t.storeFailed(err)
 		return reservation{}, nil
 	}
-	if out.Reserved != nil || !out.State.Known {
+	if out.Reserved.Action != 0 || !out.State.Known {
 		return reservation{openID: openID, window: out.Reserved}, nil
 	}
 	return reservation{}, &WindowError{OpenID: openID, State: out.State}
@@ -162,7 +162,7 @@ func (t *WindowTracker) settle(ctx context.Context, r reservation, sendErr error
 		op = WindowOp{Kind: OpRefused, At: t.now()}
 	case errors.Is(sendErr, ErrQuotaExceeded):
 		op = WindowOp{Kind: OpSpent, At: t.now()}
-	case r.window != nil:
+	case r.window.Action != 0:
 		op = WindowOp{Kind: OpRelease, Action: r.window.Action, Opened: r.window.Opened, At: t.now()}
 	default:
 		return

@@ -63,8 +63,10 @@ const wechatMemory = 60 * time.Second
 
 // WindowOutcome is what Apply did.
 type WindowOutcome struct {
-	State    WindowState
-	Reserved *Window // OpReserve: the window charged (a copy, Left after the charge); nil when none
+	State WindowState
+	// Reserved is the window OpReserve charged (Left after the charge); its
+	// Action is 0 when none could give a message.
+	Reserved Window
 }
 
 // WindowState is what the tracker knows of a user's windows at a time.
@@ -90,14 +92,21 @@ func (u *UserWindows) forgotten(now time.Time) bool {
 }
 
 // Apply applies op to u (which may be nil: an unknown user) and returns
-// the new state (nil when the user is unknown) and the outcome.
+// the new state (nil when the user is unknown) and the outcome. u itself is
+// not changed.
 func (u *UserWindows) Apply(op WindowOp) (*UserWindows, WindowOutcome) {
-	if u.forgotten(op.At) {
-		u = nil
-	} else {
+	if !u.forgotten(op.At) {
 		u = u.clone()
 	}
-	var reserved *Window
+	return u.apply(op)
+}
+
+// apply is Apply changing u in place (the in-memory store's own state).
+func (u *UserWindows) apply(op WindowOp) (*UserWindows, WindowOutcome) {
+	if u.forgotten(op.At) {
+		u = nil
+	}
+	var reserved Window
 	switch op.Kind {
 	case OpObserve:
 		u = u.observe(op)
@@ -195,10 +204,10 @@ func (u *UserWindows) spendAll(at time.Time) {
 
 // reserve takes one message from the open window with messages left that
 // closes first (at one instant: in the order of the Action constants), and
-// returns a copy of it; nil when none can give one.
-func (u *UserWindows) reserve(now time.Time) *Window {
+// returns a copy of it; the zero Window when none can give one.
+func (u *UserWindows) reserve(now time.Time) Window {
 	if u == nil {
-		return nil
+		return Window{}
 	}
 	best := -1
 	for i, w := range u.Windows {
@@ -211,13 +220,12 @@ func (u *UserWindows) reserve(now time.Time) *Window {
 		}
 	}
 	if best < 0 {
-		return nil
+		return Window{}
 	}
 	if u.Windows[best].Left > 0 {
 		u.Windows[best].Left--
 	}
-	w := u.Windows[best]
-	return &w
+	return u.Windows[best]
 }
 
 // release gives back one message to the window a reservation took it from,
@@ -309,7 +317,7 @@ func (m *memoryWindows) Update(_ context.Context, openID string, op WindowOp) (W
 		}
 		m.sweep = op.At.Add(keepClosed)
 	}
-	u, out := m.users[openID].Apply(op)
+	u, out := m.users[openID].apply(op)
 	if op.Kind != OpPeek {
 		if u == nil {
 			delete(m.users, openID)

@@ -61,6 +61,14 @@ type Config struct {
 	// (logged).
 	LateReplies *kefu.Client
 
+	// Windows, when set, is told of every message and event that opens a
+	// reply window (Observe, at the message's CreateTime) and of every
+	// unsubscribe (Unfollow), once per message however often WeChat retries
+	// it, before the HandlerFunc runs: a Client given the same tracker
+	// (kefu.WithWindows) then knows whom it can reach. A tracker error is
+	// logged and the message handled all the same.
+	Windows *kefu.WindowTracker
+
 	// MaxAge, when above zero, refuses (403) requests whose timestamp is
 	// further than MaxAge from now, and remembers each signed timestamp and
 	// nonce for MaxAge with the body's digest, refusing the pair with

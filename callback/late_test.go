@@ -111,3 +111,44 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestHandlerFeedsTheTracker: the handler tells the tracker of each message
+// once (not per retry), before the HandlerFunc runs, so a reply sent from
+// inside it is inside the window; unsubscribe closes the windows.
+func TestHandlerFeedsTheTracker(t *testing.T) {
+	t.Parallel()
+	wx := kefutest.NewServer(kefutest.WithFrozenClock(time.Unix(1714112445, 0)))
+	defer wx.Close()
+	tr := kefu.NewWindowTracker(nil, kefu.WithTrackerClock(wx.Now))
+	client := wx.Client(kefu.WithWindows(tr))
+	wx.Interact("o1", kefutest.UserMessage) // WeChat's side of the same message
+	var sent atomic.Int32
+	h, err := callback.NewHandler(callback.Config{Token: "tok", Windows: tr},
+		func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
+			if m.MsgType == callback.MsgTypeText {
+				if _, err := client.Send(ctx, kefu.NewText(m.FromUserName, "got it")); err != nil {
+					return nil, err
+				}
+				sent.Add(1)
+			}
+			return nil, nil
+		})
+	require.NoError(t, err)
+	svc := httptest.NewServer(h)
+	defer svc.Close()
+	defer h.Close(context.Background())
+
+	assert.Equal(t, "success", postPlain(t, svc.URL, "tok", hello))
+	assert.Equal(t, "success", postPlain(t, svc.URL, "tok", hello)) // WeChat's retry
+	assert.Equal(t, int32(1), sent.Load())
+	st, err := tr.Window(context.Background(), "o1")
+	require.NoError(t, err)
+	assert.Equal(t, kefu.WindowState{Known: true, Open: true, Remaining: 4, Closes: time.Unix(1714112445, 0).Add(48 * time.Hour)}, st)
+
+	unsub := `<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1714112445</CreateTime><MsgType>event</MsgType><Event>unsubscribe</Event></xml>`
+	assert.Equal(t, "success", postPlain(t, svc.URL, "tok", unsub))
+	st, _ = tr.Window(context.Background(), "o1")
+	assert.False(t, st.Open)
+	_, err = client.Send(context.Background(), kefu.NewText("o1", "bye"))
+	assert.ErrorIs(t, err, kefu.ErrOutsideWindow)
+}

@@ -78,6 +78,7 @@ func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key
 	defer h.running.Done()
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
 	defer cancel()
+	h.track(ctx, req.msg)
 	stop := context.AfterFunc(ctx, func() { h.giveUp(w, req, f) })
 	reply, err := h.call(ctx, req.msg)
 	if err == nil && reply != nil {
@@ -123,6 +124,24 @@ func (h *Handler) giveUp(w http.ResponseWriter, req *request, f *flight) {
 }
 
 var successLength = []string{"7"}
+
+// track tells Config.Windows what the message did to the user's windows.
+func (h *Handler) track(ctx context.Context, m *Message) {
+	t := h.cfg.Windows
+	if t == nil || m.FromUserName == "" {
+		return
+	}
+	at := time.Unix(m.CreateTime, 0)
+	var err error
+	if a, ok := m.Action(); ok {
+		err = t.Observe(ctx, m.FromUserName, a, at)
+	} else if m.IsEvent(EventUnsubscribe) {
+		err = t.Unfollow(ctx, m.FromUserName, at)
+	}
+	if err != nil {
+		h.log.Error("kefu callback: window tracker failed", "err", err)
+	}
+}
 
 // claim takes key in the shared Deduper, when there is one. A failing
 // Deduper lets the message through: a rare duplicate beats a lost message.
