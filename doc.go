@@ -55,6 +55,21 @@
 // (ActionUserMessage: 5 messages in 48 h, ...). Outside every window WeChat
 // answers 45015 (ErrOutsideWindow), over the quota 45047 (ErrQuotaExceeded).
 //
+// A WindowTracker, fed with the actions users take (package callback's
+// handler calls Observe for every message that opens a window), knows whom
+// a send can reach: a Client given it (WithWindows) refuses locally, with a
+// *WindowError and without a call, what WeChat would refuse, spends each
+// user's quota once even across goroutines, and learns from WeChat's 45015
+// and 45047. Its store is in memory, or shared between processes
+// (redisstore.NewWindowStore).
+//
+// # Receiving
+//
+// Package callback receives what users send (signed, often encrypted
+// callbacks), runs a handler once per message however often WeChat retries
+// it, and answers with a passive reply, or "success" when the handler takes
+// longer than WeChat waits.
+//
 // # Testing
 //
 // Package kefutest is a fake WeChat server with users, reply windows, quotas,
