@@ -121,3 +121,30 @@ func ExampleTokenInvalidator() {
 	// <nil> 1
 	// <nil> 2 3
 }
+
+// A tracker that knows the user's window refuses locally what WeChat would
+// refuse, without a call.
+func ExampleWithWindows() {
+	srv := kefutest.NewServer()
+	defer srv.Close()
+	windows := kefu.NewWindowTracker(nil, kefu.WithTrackerClock(srv.Now))
+	client := srv.Client(kefu.WithWindows(windows))
+	ctx := context.Background()
+
+	// The user scanned a QR code: 3 messages within a minute. The callback
+	// handler reports it (callback.Config.Windows); here, by hand.
+	srv.Interact("o-user", kefutest.Scan)
+	windows.Observe(ctx, "o-user", kefu.ActionScan, srv.Now())
+	for i := 1; i <= 4; i++ {
+		_, err := client.Send(ctx, kefu.NewText("o-user", "hello"))
+		fmt.Println(i, err == nil, errors.Is(err, kefu.ErrQuotaExceeded))
+	}
+	st, _ := windows.Window(ctx, "o-user")
+	fmt.Println("open:", st.Open, "remaining:", st.Remaining, "calls:", srv.Calls(kefutest.PathSend))
+	// Output:
+	// 1 true false
+	// 2 true false
+	// 3 true false
+	// 4 false true
+	// open: true remaining: 0 calls: 3
+}
