@@ -152,8 +152,14 @@ func TestPushRetries(t *testing.T) {
 		res, err := srv.PushFollow("o1", "7")
 		require.NoError(t, err)
 		assert.True(t, res.Unavailable)
+		require.Len(t, res.Attempts, 3, mode)
+		for _, a := range res.Attempts {
+			assert.True(t, a.TimedOut, mode)
+		}
+		// What reached the service: a POST the fake gave up on before the
+		// server ran its handler (a loaded machine, -race) is not recorded.
 		got := rec.requests()
-		require.Len(t, got, 3, mode)
+		require.NotEmpty(t, got, mode)
 		nonces := map[string]bool{}
 		for _, req := range got {
 			assert.Equal(t, got[0].body, req.body, "%v: the same body each time", mode)
@@ -165,7 +171,7 @@ func TestPushRetries(t *testing.T) {
 				assert.Equal(t, callback.Signature(cbToken, q.Get("timestamp"), q.Get("nonce"), vals["Encrypt"]), q.Get("msg_signature"))
 			}
 		}
-		assert.Len(t, nonces, 3, "%v: a fresh nonce per POST", mode)
+		assert.Len(t, nonces, len(got), "%v: a fresh nonce per POST", mode)
 	}
 }
 
