@@ -23,6 +23,16 @@ func trackedClient(t *testing.T, srv *kefutest.Server, store kefu.WindowStore, o
 	return srv.Client(kefu.WithWindows(tr)), tr
 }
 
+// trackedFake is a fake on a frozen clock, closed with the test, and a
+// client of it with an in-memory tracker.
+func trackedFake(t *testing.T) (*kefutest.Server, *kefu.Client, *kefu.WindowTracker) {
+	t.Helper()
+	srv := kefutest.NewServer(kefutest.WithFrozenClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)))
+	t.Cleanup(srv.Close)
+	c, tr := trackedClient(t, srv, nil)
+	return srv, c, tr
+}
+
 // act makes a user action happen at the fake and tells the tracker, as the
 // callback handler does.
 func act(t *testing.T, srv *kefutest.Server, tr *kefu.WindowTracker, openID string, a kefu.Action) {
@@ -33,9 +43,7 @@ func act(t *testing.T, srv *kefutest.Server, tr *kefu.WindowTracker, openID stri
 
 func TestTrackerRefusesLocally(t *testing.T) {
 	t.Parallel()
-	srv := kefutest.NewServer(kefutest.WithFrozenClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)))
-	defer srv.Close()
-	c, tr := trackedClient(t, srv, nil)
+	srv, c, tr := trackedFake(t)
 	ctx := context.Background()
 	act(t, srv, tr, "o1", kefu.ActionScan)
 	for i := range 3 {
@@ -112,9 +120,7 @@ func TestTrackerLearnsFromWeChat(t *testing.T) {
 
 func TestTrackerGivesBackFailedSends(t *testing.T) {
 	t.Parallel()
-	srv := kefutest.NewServer(kefutest.WithFrozenClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)))
-	defer srv.Close()
-	c, tr := trackedClient(t, srv, nil)
+	srv, c, tr := trackedFake(t)
 	ctx := context.Background()
 	act(t, srv, tr, "o1", kefu.ActionScan)
 
@@ -151,9 +157,7 @@ func TestTrackerGivesBackFailedSends(t *testing.T) {
 // sends exactly one goes out.
 func TestTrackerOneLeftManySenders(t *testing.T) {
 	t.Parallel()
-	srv := kefutest.NewServer(kefutest.WithFrozenClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)))
-	defer srv.Close()
-	c, tr := trackedClient(t, srv, nil)
+	srv, c, tr := trackedFake(t)
 	ctx := context.Background()
 	act(t, srv, tr, "o1", kefu.ActionEnterSession) // 2 messages
 	_, err := c.Send(ctx, kefu.NewText("o1", "first"))

@@ -126,16 +126,7 @@ Seed file (every field optional; flags add to it, --appid/--secret win):
 
 // fakeCommand is "kefu fake": kefutest's fake WeChat API as a process.
 func fakeCommand(e *env) *cobra.Command {
-	cmd := newCommand(e, "fake", "run a fake WeChat API (kefutest) for other programs to test against", fakeHelp, maxArgs(0), &fakeRun{})
-	cmd.Annotations = map[string]string{noGlobalFlags: "true"}
-	run := cmd.RunE
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		if err := rejectGlobalFlags(c); err != nil {
-			return err
-		}
-		return run(c, args)
-	}
-	return cmd
+	return withoutGlobalFlags(newCommand(e, "fake", "run a fake WeChat API (kefutest) for other programs to test against", fakeHelp, maxArgs(0), &fakeRun{}))
 }
 
 // define defines kefu fake's flags on fs.
