@@ -37,16 +37,24 @@ const maxWindowValue = 4 << 10
 // kefu.NewWindowTracker; it is safe for concurrent use.
 //
 // Each user is one key, the prefix followed by the openid
-// (kefu:windows:oUSER), holding the user's windows as JSON:
+// (kefu:windows:oUSER), holding the user's windows as JSON (in any key
+// order). A user who sent a message at 08:00:00 UTC on 2026-11-29, was sent
+// one reply, and scanned a QR code at 08:00:30.5:
 //
-//	{"v":1,"w":[[1,1795939200,0,1796112000,0,4]],"u":[1795939260,0]}
+//	{"v":1,"w":[[1,1795939200,0,1796112000,0,4],[4,1795939230,500000000,1795939290,500000000,3]]}
+//
+// and a user the tracker never saw, for whom WeChat answered 45015 at
+// 08:00:00:
+//
+//	{"v":1,"w":{},"u":[1795939260,0]}
 //
 // v is the format's version (a value of another version, or anything
 // else a WindowStore did not write, counts as an unknown user and is
-// replaced by the next change); w the windows, each [action, opened,
-// closes, messages left (-1: unlimited)] with the times as Unix seconds
-// and nanoseconds, exact to the nanosecond; u, when present, is when a
-// state learned only from WeChat's answers is forgotten.
+// replaced by the next change); w the windows, each [action (a
+// kefu.Action), opened, closes, messages left (-1: unlimited)] with the
+// times as Unix seconds and nanoseconds, exact to the nanosecond; u, when
+// present, is when a state learned only from WeChat's answers is
+// forgotten.
 //
 // Update is one Lua script (EVALSHA, EVAL when Redis does not have it
 // yet): it reads the key, applies the op with the rules of
@@ -59,9 +67,17 @@ const maxWindowValue = 4 << 10
 // The key expires 48 hours after the user's last window closed (so that
 // the tracker can still say when), or, for a state learned only from
 // WeChat's answers, when that state is forgotten (a minute); a user who
-// becomes unknown has no key. The expiry is set relative to the op's own
-// time, so Redis's clock need not agree with the tracker's. One key per
-// script: a WindowStore works with a single node, Sentinel or Cluster.
+// becomes unknown has no key. The expiry is set (PX) relative to the op's
+// own time, so Redis's clock need not agree with the tracker's; and a
+// state read at an op's time past its expiry counts as unknown, wherever
+// Redis's clock is. One key per script: a WindowStore works with a single
+// node, Sentinel or Cluster.
+//
+// Times go to the script as Unix seconds and nanoseconds, as two numbers
+// (a double holds neither Unix nanoseconds nor Unix milliseconds with
+// their nanoseconds exactly): a reservation's Opened comes back exactly as
+// the action's time, so that giving the message back finds its window.
+// The times Update returns are in the location of the op's At.
 type WindowStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -123,7 +139,8 @@ func (s *WindowStore) Update(ctx context.Context, openID string, op kefu.WindowO
 // windowArgs are windowScript's ARGV for op. Every time the script
 // compares is passed as Unix seconds and nanoseconds (Lua's numbers are
 // doubles: Unix nanoseconds would not fit exactly); the sums (closes,
-// until) are made here, so the script only compares and copies.
+// until) are made here, so the script's only arithmetic on times is the
+// key's expiry, in milliseconds.
 func windowArgs(op kefu.WindowOp) []any {
 	mini := 0
 	if op.MiniProgram {
