@@ -109,3 +109,42 @@ func compareStore(b *testing.B, par int) {
 	b.ReportMetric(float64(withStore)/float64(without), "ratio")
 	b.ReportMetric(float64(counter.cmds.Load()-cmds)/total, "redis-cmds/op")
 }
+
+// BenchmarkWindowStoreUpdate measures one Update on the real Redis: a
+// reservation (the round trip a tracker adds to each Send) from a user
+// with three windows, one at a time:
+//
+//	go test -run '^$' -bench WindowStoreUpdate -count 6 .
+//
+// Reported per op besides ns/op: redis-cmds/op (1: EVALSHA, one round
+// trip).
+func BenchmarkWindowStoreUpdate(b *testing.B) {
+	rdb, prefix := realRedis(b)
+	counter := &commandCounter{}
+	rdb.AddHook(counter)
+	store := NewWindowStore(rdb, WithWindowPrefix(prefix+":windows:"))
+	ctx := context.Background()
+	now := time.Now()
+	rule, _ := kefu.ActionUserMessage.Rule()
+	rule.Messages = 1 << 30 // never runs out (the ops' clock stands still)
+	// Three windows, so the script chooses among them.
+	for _, a := range []kefu.Action{kefu.ActionUserMessage, kefu.ActionScan, kefu.ActionPayment} {
+		r, _ := a.Rule()
+		if a == kefu.ActionUserMessage {
+			r = rule
+		}
+		if _, err := store.Update(ctx, "oBENCH", kefu.WindowOp{Kind: kefu.OpObserve, Action: a, Rule: r, At: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cmds := counter.cmds.Load()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := store.Update(ctx, "oBENCH", kefu.WindowOp{Kind: kefu.OpReserve, At: now})
+		if err != nil || out.Reserved == nil {
+			b.Fatal(err, out)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(counter.cmds.Load()-cmds)/float64(b.N), "redis-cmds/op")
+}

@@ -130,3 +130,76 @@ func ExampleDeduper_Claim() {
 	// instance b after its release: false
 	// instance b after a's release: true
 }
+
+// Every instance of a service gives its client a tracker on the same Redis:
+// the callbacks any instance receives open the user's windows for all, and
+// a quota is spent once between them. The callback handler tells the
+// tracker what users did.
+func ExampleNewWindowStore() {
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), MaxRetries: 1, DialerRetries: 1,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	defer rdb.Close()
+	logger := slog.Default()
+
+	tracker := kefu.NewWindowTracker(redisstore.NewWindowStore(rdb), kefu.WithTrackerLogger(logger))
+	client, err := kefu.New(os.Getenv("WECHAT_APPID"), os.Getenv("WECHAT_SECRET"),
+		kefu.WithWindows(tracker), kefu.WithLogger(logger))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.CloseIdleConnections()
+
+	h, err := callback.NewHandler(callback.Config{Token: os.Getenv("WECHAT_TOKEN")},
+		func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
+			if a, ok := m.Action(); ok {
+				_ = tracker.Observe(ctx, m.FromUserName, a, time.Unix(m.CreateTime, 0))
+			}
+			go func() {
+				_, err := client.Send(context.WithoutCancel(ctx), kefu.NewText(m.FromUserName, "您好"))
+				var refused *kefu.WindowError
+				if errors.As(err, &refused) {
+					logger.Info("not sent: no window or no message left", "err", err) // no call to WeChat
+				}
+			}()
+			return nil, nil
+		})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Addr: ":8080", Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	log.Print(srv.ListenAndServe())
+}
+
+// Two trackers stand for two instances on one Redis: the scan one of them
+// saw allows 3 messages, wherever they are sent from. miniredis stands in
+// for Redis here, kefutest for WeChat.
+func ExampleWindowStore_shared() {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	wechat := kefutest.NewServer(kefutest.WithFrozenClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)))
+	defer wechat.Close()
+	ctx := context.Background()
+
+	a := kefu.NewWindowTracker(redisstore.NewWindowStore(rdb), kefu.WithTrackerClock(wechat.Now))
+	b := kefu.NewWindowTracker(redisstore.NewWindowStore(rdb), kefu.WithTrackerClock(wechat.Now))
+	wechat.Interact("o-user", kefutest.Scan)
+	_ = a.Observe(ctx, "o-user", kefu.ActionScan, wechat.Now()) // instance a got the callback
+
+	clientA, clientB := wechat.Client(kefu.WithWindows(a)), wechat.Client(kefu.WithWindows(b))
+	for i, c := range []*kefu.Client{clientA, clientB, clientB, clientA} {
+		_, err := c.Send(ctx, kefu.NewText("o-user", "hello"))
+		fmt.Printf("send %d: %v\n", i+1, err)
+	}
+	fmt.Println("sends that reached WeChat:", wechat.Calls(kefutest.PathSend))
+	// Output:
+	// send 1: <nil>
+	// send 2: <nil>
+	// send 3: <nil>
+	// send 4: kefu: send to o-user refused locally by the window tracker: reply quota used up (45047) until 2026-11-30T08:01:00Z
+	// sends that reached WeChat: 3
+}

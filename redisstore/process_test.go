@@ -26,7 +26,8 @@ import (
 
 // The cross-process tests re-run the test binary as child processes
 // (TestHelperProcess), each with its own Redis client, TokenStore, token
-// source and kefu Client, all on one kefutest server that the parent runs
+// source and kefu Client (with a window tracker on a WindowStore when the
+// test asks), all on one kefutest server that the parent runs
 // and inspects. A child reads commands on stdin, one a line, and answers on
 // stdout:
 //
@@ -47,6 +48,7 @@ const (
 	envG       = "KEFU_HELPER_G"
 	envLockTTL = "KEFU_HELPER_LOCK_TTL"
 	envUser    = "KEFU_HELPER_USER"
+	envWindows = "KEFU_HELPER_WINDOWS" // "1": the client has a tracker on a WindowStore
 )
 
 // callTimeout bounds every call a child makes.
@@ -73,6 +75,10 @@ func helperMain() int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	kopts := []kefu.Option{kefu.WithBaseURL(os.Getenv(envURL)), kefu.WithRetry(kefutest.FastRetry()),
 		kefu.WithHTTPClient(hc), kefu.WithLogger(log), kefu.WithTokenStore(NewTokenStore(rdb, opts...))}
+	if os.Getenv(envWindows) == "1" {
+		store := NewWindowStore(rdb, WithWindowPrefix(os.Getenv(envPrefix)+":windows:"))
+		kopts = append(kopts, kefu.WithWindows(kefu.NewWindowTracker(store)))
+	}
 	ts, err := kefu.NewTokenSource(os.Getenv(envAppID), os.Getenv(envSecret), kopts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -176,6 +182,7 @@ type childConfig struct {
 	g       int
 	lockTTL time.Duration // 0: the default
 	user    string
+	windows bool // a window tracker on a WindowStore with prefix+":windows:"
 }
 
 // startChildren starts n children and waits until every one is ready.
@@ -185,6 +192,9 @@ func startChildren(t *testing.T, n int, cfg childConfig) []*child {
 		envSecret+"="+cfg.srv.AppSecret, envPrefix+"="+cfg.prefix, envG+"="+strconv.Itoa(cfg.g), envUser+"="+cfg.user)
 	if cfg.lockTTL > 0 {
 		env = append(env, envLockTTL+"="+cfg.lockTTL.String())
+	}
+	if cfg.windows {
+		env = append(env, envWindows+"=1")
 	}
 	var out []*child
 	for i := 0; i < n; i++ {
@@ -411,4 +421,42 @@ func TestProcessKilledHoldingLock(t *testing.T) {
 	n, err := rdb.Exists(ctx, lockKey).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n, "the lock was released")
+}
+
+// TestProcessesShareWindows: P processes, each with its own tracker on one
+// WindowStore, send G messages each at once to a user with 3 messages
+// left (a scan): 3 sends succeed in total and reach WeChat, the others are
+// refused locally, without a call.
+func TestProcessesShareWindows(t *testing.T) {
+	rdb, prefix := realRedis(t)
+	srv := kefutest.NewServer() // on real time, as the children's trackers
+	defer srv.Close()
+	const user, perChild = "o-scan", 3
+	children := startChildren(t, procs, childConfig{srv: srv, prefix: prefix, g: perChild, user: user, windows: true})
+
+	srv.Interact(user, kefutest.Scan)
+	tr := kefu.NewWindowTracker(NewWindowStore(rdb, WithWindowPrefix(prefix+":windows:")), kefu.WithTrackerClock(srv.Now))
+	require.NoError(t, tr.Observe(context.Background(), user, kefu.ActionScan, srv.Now()))
+
+	sent, refused := 0, 0
+	for i, lines := range commandAll(t, children, "send") {
+		for _, l := range lines {
+			switch {
+			case l == "ok":
+				sent++
+			case strings.HasPrefix(l, "err ") && strings.Contains(l, "refused locally by the window tracker: reply quota used up (45047)"):
+				refused++
+			case strings.HasPrefix(l, "tok "):
+			default:
+				t.Errorf("child %d: %s", i, l)
+			}
+		}
+	}
+	assert.Equal(t, 3, sent, "sends that succeeded")
+	assert.Equal(t, procs*perChild-3, refused, "sends refused locally")
+	assert.Equal(t, 3, srv.Calls(kefutest.PathSend), "sends that reached WeChat")
+	assert.Len(t, srv.Messages(user), 3)
+	st, err := tr.Window(context.Background(), user)
+	require.NoError(t, err)
+	assert.Equal(t, kefu.WindowState{Known: true, Open: true, Remaining: 0, Closes: st.Closes}, st)
 }

@@ -3,6 +3,9 @@
 // NewDeduper shares the inbound messages instances have claimed: a
 // callback.Deduper for callback.Config.Dedup, so that WeChat's retries of a
 // message run the handler once, whichever instances they reach.
+// NewWindowStore shares users' reply windows: a kefu.WindowStore for
+// kefu.NewWindowTracker, so that the callbacks any instance receives open
+// a user's windows for all, and a user's quota is spent once between them.
 //
 // Every process of an app that fetches its own token knocks the others' out
 // (the classic endpoint kills the previous token 5 minutes after each fetch,
@@ -42,6 +45,9 @@
 // refresh replaces it; force_refresh keys that do not hold a whole number
 // count as none; and a lock key without a TTL is taken over.
 //
+// A Deduper keeps one key per claimed message (kefu:callback:KEY), a
+// WindowStore one per user (kefu:windows:OPENID; WindowStore says more).
+//
 // The "kefu" prefix is changed with WithPrefix. A TokenStore works with any
 // redis.UniversalClient: a single node, Sentinel (failover) or Cluster, on
 // Redis 5.0 or later (or a compatible server with Lua scripting).
@@ -51,7 +57,8 @@
 // A token refresh waits for Redis, and go-redis's defaults retry a dead
 // server for seconds (3 retries, 5 dials each, 5 s dial timeout) before the
 // source falls back to a token of its own; a callback waits for a
-// Deduper's claim within the 5 s WeChat gives it. Give the client short
+// Deduper's claim within the 5 s WeChat gives it; a Send with a window
+// tracker waits for its WindowStore before it calls WeChat. Give the client short
 // timeouts and few retries:
 //
 //	rdb := redis.NewClient(&redis.Options{

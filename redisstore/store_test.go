@@ -20,6 +20,7 @@ import (
 type backend struct {
 	rdb    redis.UniversalClient
 	prefix string
+	mini   bool // miniredis: slow Lua (each EVALSHA compiles the script again)
 	// ttl returns a key's remaining life (-1 none, -2 no key).
 	ttl func(key string) time.Duration
 }
@@ -32,7 +33,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 		t.Parallel()
 		mr := miniredis.RunT(t)
 		rdb := newRedis(t, mr.Addr())
-		f(t, backend{rdb: rdb, prefix: "kefu", ttl: func(key string) time.Duration {
+		f(t, backend{rdb: rdb, prefix: "kefu", mini: true, ttl: func(key string) time.Duration {
 			if !mr.Exists(key) {
 				return -2 // as Redis says
 			}
