@@ -141,7 +141,7 @@ func BenchmarkWindowStoreUpdate(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		out, err := store.Update(ctx, "oBENCH", kefu.WindowOp{Kind: kefu.OpReserve, At: now})
-		if err != nil || out.Reserved == nil {
+		if err != nil || out.Reserved.Action == 0 {
 			b.Fatal(err, out)
 		}
 	}

@@ -176,7 +176,7 @@ func windowOutcome(r []int64, loc *time.Location) (kefu.WindowOutcome, error) {
 		Known: r[0] == 1, Open: r[1] == 1, Remaining: int(r[2]), Closes: unixTime(r[3], r[4], loc),
 	}}
 	if len(r) == 11 {
-		out.Reserved = &kefu.Window{Action: kefu.Action(r[5]), Opened: unixTime(r[6], r[7], loc),
+		out.Reserved = kefu.Window{Action: kefu.Action(r[5]), Opened: unixTime(r[6], r[7], loc),
 			Closes: unixTime(r[8], r[9], loc), Left: int(r[10])}
 	}
 	return out, nil
