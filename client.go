@@ -278,10 +278,15 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	return c.send(ctx, m, c.windows)
+}
+
+// send sends a validated m, consulting windows when not nil.
+func (c *Client) send(ctx context.Context, m *Message, windows *WindowTracker) (*Response, error) {
 	var held reservation
-	if c.windows != nil {
+	if windows != nil {
 		var err error
-		if held, err = c.windows.reserve(ctx, m.ToUser); err != nil {
+		if held, err = windows.reserve(ctx, m.ToUser); err != nil {
 			return nil, err
 		}
 	}
@@ -289,8 +294,8 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	resp := &Response{ErrMsg: "ok"}
 	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp}
 	err := c.do(ctx, r.withJSON(body))
-	if c.windows != nil {
-		c.windows.settle(ctx, held, err)
+	if windows != nil {
+		windows.settle(ctx, held, err)
 	}
 	if err != nil {
 		return nil, err

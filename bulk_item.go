@@ -1,0 +1,199 @@
+package kefu
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// send runs one item: validate, claim, pace, send (again after a 45011),
+// journal the outcome, and call the fallback when the window kept it out.
+func (r *bulkRun) send(ctx context.Context, it bulkItem) SendResult {
+	m := it.msg
+	if m == nil {
+		return SendResult{Index: it.index, Status: StatusFailed, Err: &ValidationError{Field: "message", Rule: "must not be nil"}}
+	}
+	res := SendResult{Index: it.index, OpenID: m.ToUser, Key: r.cfg.key(it.index, m)}
+	if err := m.Validate(); err != nil {
+		res.Status, res.Err = StatusFailed, err // never sendable: not journalled
+		return res
+	}
+	if err := r.stopped(ctx); err != nil {
+		return r.notAttempted(it, err)
+	}
+	hash := messageHash(m)
+	prev, ok, err := r.claim(ctx, Claim{Key: res.Key, Hash: hash, At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
+	if err != nil {
+		r.fail(err)
+		return r.notAttempted(it, err)
+	}
+	if !ok {
+		return r.resumed(ctx, it, res, prev)
+	}
+	if !r.spend(ctx) {
+		r.stop(ErrQuotaKept)
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalReleased})
+		return r.notAttempted(it, ErrQuotaKept)
+	}
+	resp, err := r.deliver(ctx, m)
+	return r.settle(ctx, it, res, resp, err)
+}
+
+// deliver sends m when the gate and the limiter let it, and again after
+// each 45011 (WeChat refused it: nothing was delivered).
+func (r *bulkRun) deliver(ctx context.Context, m *Message) (*Response, error) {
+	for {
+		if err := r.gate.wait(ctx); err != nil {
+			return nil, err
+		}
+		if r.cfg.limiter != nil {
+			if err := r.cfg.limiter.Wait(ctx); err != nil {
+				return nil, err
+			}
+		}
+		// A send that started finishes even when the run is cancelled
+		// (Ctrl-C), so that its outcome is known and journalled.
+		resp, err := r.c.send(context.WithoutCancel(ctx), m, r.cfg.windows)
+		if apiCode(err) != 45011 {
+			return resp, err
+		}
+		r.gate.close(r.resumeAt(ctx))
+	}
+}
+
+// resumeAt is when sending may resume after a 45011: quota/get's
+// refresh_second from now, else the start of the next minute.
+func (r *bulkRun) resumeAt(ctx context.Context) time.Time {
+	now := r.cfg.now()
+	if q, err := r.c.Quota(ctx, sendPath); err == nil && q.RateLimit.RefreshSecond > 0 {
+		return now.Add(time.Duration(q.RateLimit.RefreshSecond) * time.Second)
+	}
+	return now.Truncate(time.Minute).Add(time.Minute)
+}
+
+func apiCode(err error) int {
+	var api *APIError
+	if errors.As(err, &api) {
+		return api.Code
+	}
+	return 0
+}
+
+// settle turns a send's outcome into the item's result and journal entry.
+func (r *bulkRun) settle(ctx context.Context, it bulkItem, res SendResult, resp *Response, err error) SendResult {
+	var we *WindowError
+	switch code := apiCode(err); {
+	case err == nil:
+		res.Status, res.MsgID = StatusSent, resp.MsgID
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalSent, MsgID: resp.MsgID})
+	case errors.Is(err, ErrDeliveryUnknown):
+		res.Status, res.Err = StatusUnknown, err
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalUnknown})
+	case errors.As(err, &we):
+		res.Status, res.Err, res.Reason = StatusSkipped, err, "window"
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalFailed, Code: windowCode(we)})
+		res.Fallback = r.fallback(ctx, it, res.Key, err)
+	case code == 45009:
+		r.stop(err)
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalReleased})
+		return r.notAttempted(it, err)
+	case code != 0:
+		res.Status, res.Err = StatusFailed, err
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalFailed, Code: code})
+		if code == 45015 || code == 45047 {
+			res.Fallback = r.fallback(ctx, it, res.Key, err)
+		}
+	default: // nothing reached WeChat: no token, a refused connection, ctx
+		r.record(ctx, JournalEntry{Key: res.Key, State: JournalReleased})
+		return r.notAttempted(it, err)
+	}
+	return res
+}
+
+func windowCode(we *WindowError) int {
+	if we.State.Open {
+		return 45047
+	}
+	return 45015
+}
+
+// resumed reports an item the journal already holds, and finishes its
+// fallback if the run that refused it stopped before the fallback ended.
+func (r *bulkRun) resumed(ctx context.Context, it bulkItem, res SendResult, prev JournalEntry) SendResult {
+	res.Status, res.Reason, res.MsgID = StatusSkipped, "journal: "+prev.State.String(), prev.MsgID
+	if prev.State == JournalAttempted {
+		res.Reason = "journal: unknown"
+	}
+	if prev.State == JournalFailed && (prev.Code == 45015 || prev.Code == 45047) {
+		res.Fallback = r.fallback(ctx, it, res.Key, &APIError{Code: prev.Code, Path: sendPath, Message: "from the journal"})
+	}
+	return res
+}
+
+// fallback calls the fallback for a recipient the message could not reach,
+// once per key across resumed runs: an unknown fallback is called again only
+// within cfg.fallbackTTL of its attempt (a template's client_msg_id is
+// WeChat's idempotency key for 10 minutes).
+func (r *bulkRun) fallback(ctx context.Context, it bulkItem, key string, cause error) *FallbackResult {
+	if r.cfg.fallback == nil || r.fallbackStopped() {
+		return nil
+	}
+	fkey := key + "#fallback"
+	now := r.cfg.now()
+	prev, ok, err := r.claim(ctx, Claim{Key: fkey, Hash: messageHash(it.msg), At: now, RetryUnknown: true, UnknownSince: now.Add(-r.cfg.fallbackTTL)})
+	if err != nil {
+		r.fail(err)
+		return &FallbackResult{Status: StatusNotAttempted, Err: err}
+	}
+	if !ok {
+		return &FallbackResult{Status: StatusSkipped, MsgID: prev.MsgID}
+	}
+	resend := prev.State == JournalAttempted || prev.State == JournalUnknown
+	fr := r.cfg.fallback(ctx, FallbackItem{Client: r.c, Index: it.index, Key: key, Message: it.msg, Cause: cause, Resend: resend})
+	if fr.Stop {
+		r.mu.Lock()
+		r.fbStop = true
+		r.mu.Unlock()
+	}
+	r.record(ctx, JournalEntry{Key: fkey, State: fallbackState(fr.Status), MsgID: fr.MsgID, Code: apiCode(fr.Err)})
+	return &fr
+}
+
+func fallbackState(s SendStatus) JournalState {
+	switch s {
+	case StatusSent:
+		return JournalSent
+	case StatusUnknown:
+		return JournalUnknown
+	case StatusNotAttempted:
+		return JournalReleased
+	}
+	return JournalFailed
+}
+
+func (r *bulkRun) fallbackStopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fbStop
+}
+
+// claim takes a key in the journal; without one every key is free.
+func (r *bulkRun) claim(ctx context.Context, c Claim) (JournalEntry, bool, error) {
+	if r.cfg.journal == nil {
+		return JournalEntry{}, true, nil
+	}
+	return r.cfg.journal.Claim(context.WithoutCancel(ctx), c)
+}
+
+// record stores an outcome; a journal that fails ends the run (what it
+// already holds stays safe: an attempt without an outcome counts as
+// unknown).
+func (r *bulkRun) record(ctx context.Context, e JournalEntry) {
+	if r.cfg.journal == nil {
+		return
+	}
+	e.At = r.cfg.now()
+	if err := r.cfg.journal.Record(context.WithoutCancel(ctx), e); err != nil {
+		r.fail(err)
+	}
+}

@@ -1,0 +1,122 @@
+package kefu
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFileJournalClaims(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+
+	_, ok, err := j.Claim(ctx, Claim{Key: "a", Hash: "h1", At: at})
+	require.NoError(t, err)
+	assert.True(t, ok)
+	prev, ok, err := j.Claim(ctx, Claim{Key: "a", Hash: "h1", At: at})
+	require.NoError(t, err)
+	assert.False(t, ok, "an attempt without an outcome is unknown")
+	assert.Equal(t, JournalAttempted, prev.State)
+	_, ok, _ = j.Claim(ctx, Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true})
+	assert.True(t, ok, "unless the caller accepts duplicates")
+	_, ok, _ = j.Claim(ctx, Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true, UnknownSince: at.Add(time.Second)})
+	assert.False(t, ok, "not when the attempt is older than UnknownSince")
+
+	require.NoError(t, j.Record(ctx, JournalEntry{Key: "a", State: JournalSent, MsgID: 9, At: at}))
+	_, ok, _ = j.Claim(ctx, Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true})
+	assert.False(t, ok, "sent: never again")
+	_, _, err = j.Claim(ctx, Claim{Key: "a", Hash: "h2", At: at})
+	assert.ErrorIs(t, err, ErrJournalMismatch)
+
+	_, ok, _ = j.Claim(ctx, Claim{Key: "b", Hash: "h", At: at})
+	require.True(t, ok)
+	require.NoError(t, j.Record(ctx, JournalEntry{Key: "b", State: JournalReleased, At: at}))
+	_, ok, _ = j.Claim(ctx, Claim{Key: "b", Hash: "h", At: at})
+	assert.True(t, ok, "released: free again")
+	require.NoError(t, j.Close())
+
+	// Reopened: the same state, read back from the file.
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	e := j.Entries()
+	assert.Equal(t, JournalEntry{Key: "a", Hash: "h1", State: JournalSent, MsgID: 9, At: at}, e["a"])
+	assert.Equal(t, JournalAttempted, e["b"].State)
+}
+
+// TestFileJournalTornLine: a crash mid-write leaves a partial last line;
+// its claim was never synced (its message never sent), so it is dropped.
+func TestFileJournalTornLine(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	_, _, err = j.Claim(context.Background(), Claim{Key: "a", Hash: "h", At: time.Unix(1, 0)})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"key":"b","hash":"h","sta`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	assert.Len(t, j.Entries(), 1)
+	_, ok, err := j.Claim(context.Background(), Claim{Key: "b", Hash: "h", At: time.Unix(2, 0)})
+	require.NoError(t, err)
+	assert.True(t, ok)
+	require.NoError(t, j.Close())
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	assert.Len(t, j.Entries(), 2, "the torn line was cut, not glued to the next")
+
+	// A damaged line in the middle is not a crash's: refuse the file.
+	require.NoError(t, os.WriteFile(path, []byte("garbage\n{\"key\":\"a\",\"state\":\"sent\",\"at\":\"2026-01-01T00:00:00Z\"}\n"), 0o600))
+	_, err = OpenJournal(path)
+	assert.ErrorContains(t, err, "not a journal entry")
+}
+
+// TestFileJournalGroupCommit: concurrent claims share fsyncs, and each
+// returns only once its line is on disk.
+func TestFileJournalGroupCommit(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				_, ok, err := j.Claim(context.Background(), Claim{Key: strconv.Itoa(g) + "/" + strconv.Itoa(i), Hash: "h", At: time.Unix(1, 0)})
+				assert.NoError(t, err)
+				assert.True(t, ok)
+			}
+		}()
+	}
+	wg.Wait()
+	j.mu.Lock()
+	synced, syncs := j.synced, j.syncs
+	j.mu.Unlock()
+	assert.Equal(t, uint64(640), synced)
+	assert.Less(t, syncs, 640, "claims shared fsyncs")
+	require.NoError(t, j.Close())
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	assert.Len(t, j.Entries(), 640)
+}
