@@ -86,6 +86,7 @@ func (r *bulkRun) run(ctx context.Context, msgs iter.Seq[*Message], yield func(S
 	}()
 	stopped := false
 	for res := range r.results {
+		r.c.bulkHook(ctx, res)
 		if !stopped && !yield(res, nil) {
 			stopped = true
 			cancel() // drain: the workers finish what they hold
