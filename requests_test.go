@@ -148,7 +148,7 @@ func TestGoldenRequests(t *testing.T) {
 			_, err := c.SendTemplate(ctx, &TemplateMessage{ToUser: "OPENID", TemplateID: "TEMPLATE_ID",
 				URL: "https://shop.example/o?id=1&x=<2>", ClientMsgID: "order-1",
 				MiniProgram: &TemplateMiniProgram{AppID: "wxmini", PagePath: "pages/index?id=1"},
-				Data: map[string]TemplateValue{"thing1": {Value: "茶 & 点心"}, "amount2": {Value: "¥9.90", Color: "#173177"}}})
+				Data:        map[string]TemplateValue{"thing1": {Value: "茶 & 点心"}, "amount2": {Value: "¥9.90", Color: "#173177"}}})
 			return err
 		}},
 		{"template_send_minimal", func() error {
