@@ -115,13 +115,7 @@ func (s *Server) admit(path string, now time.Time) int {
 // call. A path not the server's, or a negative n, panics. SetDailyQuota
 // changes it while the server runs.
 func WithDailyQuota(path string, n int) ServerOption {
-	checkLimit("WithDailyQuota", path, n)
-	return func(c *config) {
-		if c.dailyQuota == nil {
-			c.dailyQuota = make(map[string]int)
-		}
-		c.dailyQuota[path] = n
-	}
+	return limitOption("WithDailyQuota", func(c *config) *map[string]int { return &c.dailyQuota }, path, n)
 }
 
 // WithRateLimit gives path (one of the Path constants) a limit of perMinute
@@ -131,13 +125,14 @@ func WithDailyQuota(path string, n int) ServerOption {
 // server's, or a negative perMinute, panics. SetRateLimit changes it while
 // the server runs.
 func WithRateLimit(path string, perMinute int) ServerOption {
-	checkLimit("WithRateLimit", path, perMinute)
-	return func(c *config) {
-		if c.rateLimit == nil {
-			c.rateLimit = make(map[string]int)
-		}
-		c.rateLimit[path] = perMinute
-	}
+	return limitOption("WithRateLimit", func(c *config) *map[string]int { return &c.rateLimit }, path, perMinute)
+}
+
+// limitOption is the option that sets path's entry of the table which
+// picks from the config to n, after checkLimit.
+func limitOption(name string, which func(*config) *map[string]int, path string, n int) ServerOption {
+	checkLimit(name, path, n)
+	return func(c *config) { setIn(which(c), path, n) }
 }
 
 // checkLimit panics if path is not one of the server's WeChat paths or n
@@ -173,11 +168,15 @@ func (s *Server) setLimit(name string, which func(*limits) *map[string]int, path
 	checkLimit(name, path, max(n, 0))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := which(&s.lim)
+	setIn(which(&s.lim), path, max(n, -1))
+}
+
+// setIn sets (*m)[k] to v, making *m first if it is nil.
+func setIn[V any](m *map[string]V, k string, v V) {
 	if *m == nil {
-		*m = make(map[string]int)
+		*m = make(map[string]V)
 	}
-	(*m)[path] = max(n, -1)
+	(*m)[k] = v
 }
 
 // quotaReq is the body of PathQuota.

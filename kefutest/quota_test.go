@@ -13,6 +13,15 @@ import (
 	"github.com/kefu-go/kefu/kefutest"
 )
 
+// payingAlice is a frozen server where alice paid (unlimited messages for
+// 48 h), a client of it, and a context.
+func payingAlice(t *testing.T, opts ...kefutest.ServerOption) (*kefutest.Server, *kefu.Client, context.Context) {
+	t.Helper()
+	srv := frozen(t, opts...)
+	srv.Interact("alice", kefutest.Payment)
+	return srv, srv.Client(), context.Background()
+}
+
 // sendCode sends a text to to and returns the errcode (0 on success).
 func sendCode(t *testing.T, c *kefu.Client, to string) int {
 	t.Helper()
@@ -27,9 +36,7 @@ func sendCode(t *testing.T, c *kefu.Client, to string) int {
 // ends 14 hours later, whatever UTC says.
 func TestDailyQuotaResetsAtMidnightUTC8(t *testing.T) {
 	t.Parallel()
-	srv := frozen(t, kefutest.WithDailyQuota(kefutest.PathSend, 2))
-	srv.Interact("alice", kefutest.Payment)
-	c := srv.Client()
+	srv, c, _ := payingAlice(t, kefutest.WithDailyQuota(kefutest.PathSend, 2))
 	assert.Equal(t, 0, sendCode(t, c, "alice"))
 	assert.Equal(t, 0, sendCode(t, c, "alice"))
 	assert.Equal(t, 45009, sendCode(t, c, "alice"))
@@ -46,10 +53,7 @@ func TestDailyQuotaResetsAtMidnightUTC8(t *testing.T) {
 // quota/get says how long is left of it.
 func TestRateLimitMinuteWindow(t *testing.T) {
 	t.Parallel()
-	srv := frozen(t, kefutest.WithRateLimit(kefutest.PathSend, 2))
-	srv.Interact("alice", kefutest.Payment)
-	c := srv.Client()
-	ctx := context.Background()
+	srv, c, ctx := payingAlice(t, kefutest.WithRateLimit(kefutest.PathSend, 2))
 	assert.Equal(t, 0, sendCode(t, c, "alice"))
 	assert.Equal(t, 0, sendCode(t, c, "alice"))
 	assert.Equal(t, 45011, sendCode(t, c, "alice"))
@@ -78,9 +82,7 @@ func TestRateLimitMinuteWindow(t *testing.T) {
 
 func TestSetDailyQuotaCountsToday(t *testing.T) {
 	t.Parallel()
-	srv := frozen(t)
-	srv.Interact("alice", kefutest.Payment)
-	c := srv.Client()
+	srv, c, _ := payingAlice(t)
 	assert.Equal(t, 0, sendCode(t, c, "alice"))
 	assert.Equal(t, 40003, sendCode(t, c, "bob-unknown"), "an error answer counts too")
 	srv.SetDailyQuota(kefutest.PathSend, 2)
@@ -117,10 +119,7 @@ func TestQuotaGet(t *testing.T) {
 
 func TestClearQuota(t *testing.T) {
 	t.Parallel()
-	srv := frozen(t, kefutest.WithDailyQuota(kefutest.PathSend, 1))
-	srv.Interact("alice", kefutest.Payment)
-	c := srv.Client()
-	ctx := context.Background()
+	srv, c, ctx := payingAlice(t, kefutest.WithDailyQuota(kefutest.PathSend, 1))
 	assert.Equal(t, 0, sendCode(t, c, "alice"))
 	assert.Equal(t, 45009, sendCode(t, c, "alice"))
 	require.NoError(t, c.ClearQuota(ctx, srv.AppID))

@@ -55,10 +55,7 @@ func (s *Server) AddTemplate(id string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tpl.ids == nil {
-		s.tpl.ids = make(map[string]bool)
-	}
-	s.tpl.ids[id] = true
+	setIn(&s.tpl.ids, id, true)
 }
 
 // RefuseTemplates makes the user openID refuse the account's template
@@ -69,10 +66,7 @@ func (s *Server) RefuseTemplates(openID string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tpl.refuse == nil {
-		s.tpl.refuse = make(map[string]bool)
-	}
-	s.tpl.refuse[openID] = true
+	setIn(&s.tpl.refuse, openID, true)
 }
 
 // Templates returns the template messages the user openID was sent, oldest
