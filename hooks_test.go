@@ -53,9 +53,15 @@ func (l *hookLog) hooks(includeOpenID bool) kefu.Hooks {
 				l.add(fmt.Sprintf("attempt end %d %d %s retry=%v", e.Status, e.ErrCode, e.Class, e.Retry), e)
 			}
 		},
-		Token:  func(_ context.Context, t kefu.TokenEvent) { l.add(fmt.Sprintf("token %s err=%v", t.Reason, t.Err != nil), t) },
-		Window: func(_ context.Context, w kefu.WindowEvent) { l.add(fmt.Sprintf("window %d %s", w.ErrCode, w.OpenID), w) },
-		Bulk:   func(_ context.Context, b kefu.BulkEvent) { l.add(fmt.Sprintf("bulk %s %d %s", b.Status, b.ErrCode, b.OpenID), b) },
+		Token: func(_ context.Context, t kefu.TokenEvent) {
+			l.add(fmt.Sprintf("token %s err=%v", t.Reason, t.Err != nil), t)
+		},
+		Window: func(_ context.Context, w kefu.WindowEvent) {
+			l.add(fmt.Sprintf("window %d %s", w.ErrCode, w.OpenID), w)
+		},
+		Bulk: func(_ context.Context, b kefu.BulkEvent) {
+			l.add(fmt.Sprintf("bulk %s %d %s", b.Status, b.ErrCode, b.OpenID), b)
+		},
 	}
 }
 
