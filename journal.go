@@ -131,7 +131,7 @@ type FileJournal struct {
 	synced   uint64 // every line up to this one is on disk
 	covering uint64 // the highest line an fsync running covers
 	syncing  int    // fsyncs running
-	syncs    int // fsyncs made, for tests
+	syncs    int    // fsyncs made, for tests
 	done     *sync.Cond
 	err      error // a failed write: the journal is unusable
 }
