@@ -1,0 +1,278 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kefu-go/kefu"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestJournalKeys(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{})
+	defer rdb.Close()
+	j := NewJournal(rdb, "promo-1")
+	assert.Equal(t, "kefu:journal:promo-1", j.key)
+	assert.Equal(t, DefaultJournalTTL, j.ttl)
+	j = NewJournal(rdb, "promo-1", WithJournalPrefix("app:j:"), WithJournalTTL(1500*time.Microsecond), nil)
+	assert.Equal(t, "app:j:promo-1", j.key)
+	assert.Equal(t, 2*time.Millisecond, j.ttl, "rounded up to ms")
+	assert.Panics(t, func() { NewJournal(nil, "r") })
+	assert.Panics(t, func() { NewJournal(rdb, "") })
+	assert.Panics(t, func() { WithJournalTTL(0) })
+}
+
+// journal returns a Journal of its own run on b.
+func journal(b backend, opts ...JournalOption) *Journal {
+	return NewJournal(b.rdb, randHex(6), append([]JournalOption{WithJournalPrefix(b.prefix + ":journal:")}, opts...)...)
+}
+
+// TestJournalClaims is the core's TestFileJournalClaims on Redis.
+func TestJournalClaims(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		j := journal(b)
+		ctx := context.Background()
+		at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+
+		_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at})
+		require.NoError(t, err)
+		assert.True(t, ok)
+		prev, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at})
+		require.NoError(t, err)
+		assert.False(t, ok, "an attempt without an outcome is unknown")
+		assert.Equal(t, kefu.JournalAttempted, prev.State)
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true})
+		assert.True(t, ok, "unless the caller accepts duplicates")
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true, UnknownSince: at.Add(time.Second)})
+		assert.False(t, ok, "not when the attempt is older than UnknownSince")
+
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, MsgID: 9, At: at}))
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true})
+		assert.False(t, ok, "sent: never again")
+		_, _, err = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h2", At: at})
+		assert.ErrorIs(t, err, kefu.ErrJournalMismatch)
+
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: at})
+		require.True(t, ok)
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalReleased, At: at}))
+		prev, ok, _ = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: at})
+		assert.True(t, ok, "released: free again")
+		assert.Equal(t, kefu.JournalReleased, prev.State, "the claim returns what it replaced")
+
+		// Another Journal value of the same run: the same state, from Redis.
+		e, err := NewJournal(b.rdb, j.runID, WithJournalPrefix(b.prefix+":journal:")).Entries(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, kefu.JournalEntry{Key: "a", Hash: "h1", State: kefu.JournalSent, MsgID: 9, At: at}, e["a"])
+		assert.Equal(t, kefu.JournalEntry{Key: "b", Hash: "h", State: kefu.JournalAttempted, At: at}, e["b"])
+		assert.Len(t, e, 2)
+	})
+}
+
+// TestJournalDecidesAsCanClaim: for every state a key may hold (none
+// too), hashes alike, different or missing, with and without
+// RetryUnknown, and UnknownSince before, at and after the entry's time
+// (by a nanosecond), the script decides as kefu.CanClaim, and what a
+// claim writes and returns is what a FileJournal would.
+func TestJournalDecidesAsCanClaim(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		j := journal(b)
+		ctx := context.Background()
+		at := time.Date(2026, 11, 30, 8, 0, 0, 123456789, time.UTC)
+		states := []kefu.JournalState{0, kefu.JournalAttempted, kefu.JournalSent, kefu.JournalFailed,
+			kefu.JournalUnknown, kefu.JournalReleased}
+		n := 0
+		for _, state := range states {
+			for _, held := range []string{"", "h1"} {
+				for _, hash := range []string{"", "h1", "h2"} {
+					for _, retry := range []bool{false, true} {
+						for _, since := range []time.Time{{}, at.Add(-time.Nanosecond), at, at.Add(time.Nanosecond)} {
+							n++
+							key := fmt.Sprintf("k%d", n)
+							prev := kefu.JournalEntry{Key: key, Hash: held, State: state, MsgID: 77, Code: 45015, At: at}
+							if state != 0 {
+								v, err := encodeEntry(prev)
+								require.NoError(t, err)
+								require.NoError(t, b.rdb.HSet(ctx, j.key, key, v).Err())
+							}
+							c := kefu.Claim{Key: key, Hash: hash, At: at.Add(time.Hour), RetryUnknown: retry, UnknownSince: since}
+							want, wantErr := kefu.CanClaim(prev, state != 0, c)
+							got, ok, err := j.Claim(ctx, c)
+							name := fmt.Sprintf("%s held %q claim %+v", state, held, c)
+							assert.Equal(t, want, ok, name)
+							assert.Equal(t, wantErr != nil, errors.Is(err, kefu.ErrJournalMismatch), name)
+							if state != 0 {
+								assert.Equal(t, prev, got, name)
+							} else {
+								assert.Equal(t, kefu.JournalEntry{}, got, name)
+							}
+							e, err := j.Entries(ctx)
+							require.NoError(t, err)
+							if ok {
+								assert.Equal(t, kefu.JournalEntry{Key: key, Hash: hash, State: kefu.JournalAttempted, At: c.At}, e[key], name)
+							} else {
+								assert.Equal(t, prev, e[key], name+": left alone")
+							}
+						}
+					}
+				}
+			}
+		}
+		t.Logf("%d cases", n)
+	})
+}
+
+// TestJournalTimes: times keep their nanoseconds and come back in UTC;
+// UnknownSince is compared to the nanosecond, also across locations.
+func TestJournalTimes(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		j := journal(b)
+		ctx := context.Background()
+		beijing := time.FixedZone("UTC+8", 8*60*60)
+		at := time.Date(2026, 11, 30, 16, 0, 0, 999999999, beijing)
+		_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: at})
+		require.NoError(t, err)
+		require.True(t, ok)
+		e, err := j.Entries(ctx)
+		require.NoError(t, err)
+		assert.True(t, e["a"].At.Equal(at), "got %v", e["a"].At)
+		assert.Equal(t, time.UTC, e["a"].At.Location())
+
+		late := kefu.Claim{Key: "a", Hash: "h", At: at, RetryUnknown: true, UnknownSince: at.Add(time.Nanosecond)}
+		_, ok, err = j.Claim(ctx, late)
+		require.NoError(t, err)
+		assert.False(t, ok, "the attempt is a nanosecond older than UnknownSince")
+		_, ok, err = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: at, RetryUnknown: true, UnknownSince: at.UTC()})
+		require.NoError(t, err)
+		assert.True(t, ok, "at UnknownSince exactly, given in another location")
+
+		_, _, err = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+		assert.ErrorContains(t, err, "out of the years")
+		assert.ErrorContains(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalSent, At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}), "out of the years")
+	})
+}
+
+// TestJournalRecord: an outcome without a Hash keeps its claim's; one
+// with a Hash stores it; the stored value is a JournalEntry's JSON.
+func TestJournalRecord(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		j := journal(b)
+		ctx := context.Background()
+		at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+		_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h/1\"", At: at})
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, MsgID: 1<<62 + 1, At: at}))
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalFailed, Code: 45015, At: at}))
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "c", Hash: "h3", State: kefu.JournalUnknown, At: at}))
+		e, err := j.Entries(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]kefu.JournalEntry{
+			"a": {Key: "a", Hash: "h/1\"", State: kefu.JournalSent, MsgID: 1<<62 + 1, At: at},
+			"b": {Key: "b", State: kefu.JournalFailed, Code: 45015, At: at},
+			"c": {Key: "c", Hash: "h3", State: kefu.JournalUnknown, At: at},
+		}, e)
+		v, err := b.rdb.HGet(ctx, j.key, "c").Result()
+		require.NoError(t, err)
+		assert.Equal(t, `{"key":"c","hash":"h3","state":"unknown","at":"2026-11-30T08:00:00.000000000Z"}`, v)
+	})
+}
+
+// TestJournalBadValue: a field a Journal did not write decides nothing.
+func TestJournalBadValue(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		j := journal(b)
+		ctx := context.Background()
+		for _, v := range []string{"garbage", `{"key":"a"}`, `[1]`, `{"key":"a","state":"sent"}`} {
+			require.NoError(t, b.rdb.HSet(ctx, j.key, "a", v).Err())
+			_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: time.Now()})
+			assert.False(t, ok, v)
+			assert.ErrorContains(t, err, "not a journal entry", v)
+			_, err = j.Entries(ctx)
+			assert.ErrorContains(t, err, "not a journal entry", v)
+		}
+		require.NoError(t, b.rdb.Set(ctx, j.key, "a string", 0).Err())
+		_, _, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: time.Now()})
+		assert.ErrorContains(t, err, "WRONGTYPE")
+	})
+}
+
+// TestJournalClaimOnce: many goroutines, through one Journal and through
+// two, claim one key at once: one gets it.
+func TestJournalClaimOnce(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		j := journal(b)
+		other := NewJournal(b.rdb, j.runID, WithJournalPrefix(b.prefix+":journal:"))
+		ctx := context.Background()
+		for round := range 20 {
+			key := fmt.Sprintf("o-user#%d", round)
+			var i atomic.Int32
+			wins := winners(t, 32, func() (bool, error) {
+				use := j
+				if i.Add(1)%2 == 0 {
+					use = other
+				}
+				_, ok, err := use.Claim(ctx, kefu.Claim{Key: key, Hash: "h", At: time.Now()})
+				return ok, err
+			})
+			assert.Equal(t, 1, wins, key)
+		}
+	})
+}
+
+// TestJournalExpiry: a run's key expires DefaultJournalTTL (or the
+// option's) after its last write.
+func TestJournalExpiry(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		j := journal(b)
+		_, _, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: time.Now()})
+		require.NoError(t, err)
+		ttl := b.ttl(j.key)
+		assert.Greater(t, ttl, DefaultJournalTTL-time.Minute)
+		assert.LessOrEqual(t, ttl, DefaultJournalTTL)
+
+		j = journal(b, WithJournalTTL(time.Minute))
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, At: time.Now()}))
+		require.NoError(t, b.rdb.PExpire(ctx, j.key, time.Second).Err())
+		_, _, err = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: time.Now()})
+		require.NoError(t, err)
+		ttl = b.ttl(j.key)
+		assert.Greater(t, ttl, 50*time.Second, "refreshed by the claim")
+		assert.LessOrEqual(t, ttl, time.Minute)
+		require.NoError(t, b.rdb.PExpire(ctx, j.key, time.Second).Err())
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalSent, At: time.Now()}))
+		assert.Greater(t, b.ttl(j.key), 50*time.Second, "refreshed by the outcome")
+	})
+}
+
+// TestJournalRedisDown: every call fails with an error that names the run
+// and the key, and never claims.
+func TestJournalRedisDown(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", MaxRetries: -1, DialerRetries: 1,
+		Dialer: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("connection refused") }})
+	defer rdb.Close()
+	j := NewJournal(rdb, "run-1")
+	ctx := context.Background()
+	_, ok, err := j.Claim(ctx, kefu.Claim{Key: "o-user#0", Hash: "h", At: time.Now()})
+	assert.False(t, ok)
+	assert.ErrorContains(t, err, `redisstore: journal run-1: claim "o-user#0": `)
+	assert.ErrorContains(t, j.Record(ctx, kefu.JournalEntry{Key: "o-user#0", State: kefu.JournalSent, At: time.Now()}), "connection refused")
+	_, err = j.Entries(ctx)
+	assert.ErrorContains(t, err, "connection refused")
+}
