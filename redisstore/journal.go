@@ -181,7 +181,7 @@ end
 // claimScript claims the field ARGV[1] of the run KEYS[1] as kefu.CanClaim
 // decides: ARGV[2] is the claim's hash, ARGV[3] '1' under RetryUnknown,
 // ARGV[4] its UnknownSince (journalTime), ARGV[5] the attempt's value,
-// ARGV[6] the key's TTL in ms. It answers {verdict, previous value (” when
+// ARGV[6] the key's TTL in ms. It answers {verdict, previous value (empty when
 // none)}, the verdict one of 'claimed', 'held', 'mismatch' or 'bad' (the
 // field holds something a Journal did not write: nothing is decided).
 var claimScript = redis.NewScript(luaDecode + `
