@@ -1,15 +1,21 @@
 package redisstore
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
+	"os"
+	"os/exec"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kefu-go/kefu"
+	"github.com/kefu-go/kefu/kefutest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -275,4 +281,144 @@ func TestJournalRedisDown(t *testing.T) {
 	assert.ErrorContains(t, j.Record(ctx, kefu.JournalEntry{Key: "o-user#0", State: kefu.JournalSent, At: time.Now()}), "connection refused")
 	_, err = j.Entries(ctx)
 	assert.ErrorContains(t, err, "connection refused")
+}
+
+// The multi-process test's children (TestJournalHelperProcess) each send
+// the same whole broadcast with SendAll and a Journal of one run; they
+// read "go" on stdin, say "ready" before and, after the run, "sent N
+// skipped N other N" and "done" (or "err MSG").
+const (
+	envJournalHelper = "KEFU_JOURNAL_HELPER" // "1" in a child
+	envJournalRun    = "KEFU_JOURNAL_RUN"
+	envJournalN      = "KEFU_JOURNAL_N"
+)
+
+// broadcast is the multi-process test's input: a text to each of n users.
+func broadcast(n int) iter.Seq[*kefu.Message] {
+	return func(yield func(*kefu.Message) bool) {
+		for i := range n {
+			if !yield(kefu.NewText(fmt.Sprintf("o-%05d", i), "news")) {
+				return
+			}
+		}
+	}
+}
+
+// TestJournalHelperProcess is a child of TestJournalProcesses; run
+// directly, it does nothing.
+func TestJournalHelperProcess(t *testing.T) {
+	if os.Getenv(envJournalHelper) != "1" {
+		return
+	}
+	os.Exit(journalHelperMain())
+}
+
+func journalHelperMain() int {
+	n, _ := strconv.Atoi(os.Getenv(envJournalN))
+	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv(envAddr)})
+	defer rdb.Close()
+	url := os.Getenv(envURL)
+	ts, err := kefu.NewTokenSource(os.Getenv(envAppID), os.Getenv(envSecret), kefu.WithBaseURL(url))
+	if err != nil {
+		fmt.Println("err", err)
+		return 2
+	}
+	client, err := kefu.NewClient(ts, kefu.WithBaseURL(url))
+	if err != nil {
+		fmt.Println("err", err)
+		return 2
+	}
+	defer client.CloseIdleConnections()
+	fmt.Println("ready")
+	if in := bufio.NewScanner(os.Stdin); !in.Scan() || in.Text() != "go" {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j := NewJournal(rdb, os.Getenv(envJournalRun), WithJournalPrefix(os.Getenv(envPrefix)))
+	count := map[kefu.SendStatus]int{}
+	for res, err := range client.SendAll(ctx, broadcast(n), kefu.BulkJournal(j), kefu.BulkConcurrency(8)) {
+		if err != nil {
+			fmt.Println("err", err)
+			return 1
+		}
+		count[res.Status]++
+	}
+	sent, skipped := count[kefu.StatusSent], count[kefu.StatusSkipped]
+	fmt.Printf("sent %d skipped %d other %d\n", sent, skipped, n-sent-skipped)
+	fmt.Println("done")
+	return 0
+}
+
+// startJournalChild starts a child of TestJournalProcesses and waits until
+// it is ready.
+func startJournalChild(t *testing.T, name string, env []string) *child {
+	c := &child{t: t, name: name, lines: make(chan string, 16), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c.cmd = exec.Command(os.Args[0], "-test.run=^TestJournalHelperProcess$", "-test.count=1")
+	c.cmd.Env = env
+	c.cmd.Stderr = c.stderr
+	stdout, err := c.cmd.StdoutPipe()
+	require.NoError(t, err)
+	c.stdin, err = c.cmd.StdinPipe()
+	require.NoError(t, err)
+	require.NoError(t, c.cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	t.Cleanup(c.stop)
+	c.expect("ready", 30*time.Second)
+	return c
+}
+
+// TestJournalProcesses: three processes send the same 3,000 messages at
+// once, with one Journal run on one Redis: each user receives one message,
+// and the processes' sends add up to 3,000.
+func TestJournalProcesses(t *testing.T) {
+	rdb, prefix := realRedis(t)
+	srv := kefutest.NewServer()
+	defer srv.Close()
+	const users, procs = 3000, 3
+	for i := range users {
+		srv.Interact(fmt.Sprintf("o-%05d", i), kefutest.UserMessage)
+	}
+	run := "run-" + randHex(4)
+	env := append(os.Environ(), envHelper+"=1", envJournalHelper+"=1", envURL+"="+srv.URL, envAppID+"="+srv.AppID,
+		envSecret+"="+srv.AppSecret, envPrefix+"="+prefix+":journal:", envJournalRun+"="+run, envJournalN+"="+strconv.Itoa(users))
+	var children []*child
+	for i := range procs {
+		children = append(children, startJournalChild(t, fmt.Sprintf("child %d", i), env))
+	}
+
+	start := time.Now()
+	for _, c := range children {
+		c.command("go")
+	}
+	sent := 0
+	for _, c := range children {
+		lines := c.results(time.Minute)
+		require.Len(t, lines, 1, "%s: %q", c.name, lines)
+		var s, k, o int
+		_, err := fmt.Sscanf(lines[0], "sent %d skipped %d other %d", &s, &k, &o)
+		require.NoError(t, err, "%s: %q", c.name, lines[0])
+		assert.Equal(t, users, s+k, "%s: each item sent or skipped", c.name)
+		t.Logf("%s: sent %d, skipped %d", c.name, s, k)
+		sent += s
+	}
+	t.Logf("%d processes sent %d messages in %v", procs, users, time.Since(start))
+	assert.Equal(t, users, sent, "sent by the processes together")
+	assert.Equal(t, users, srv.Calls(kefutest.PathSend), "sends that reached WeChat")
+	for i := range users {
+		id := fmt.Sprintf("o-%05d", i)
+		assert.Len(t, srv.Messages(id), 1, id)
+	}
+	e, err := NewJournal(rdb, run, WithJournalPrefix(prefix+":journal:")).Entries(context.Background())
+	require.NoError(t, err)
+	assert.Len(t, e, users)
+	for k, v := range e {
+		assert.Equal(t, kefu.JournalSent, v.State, k)
+	}
 }
