@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -22,14 +23,16 @@ const DefaultLimiterPrefix = "kefu:limiter:"
 //
 // The bucket is one Redis hash, the prefix followed by the limiter's key
 // (kefu:limiter:wx1234/send), holding its tokens and when they were last
-// counted (Redis's clock, Unix microseconds). Each try is one Lua script:
-// it refills the bucket for the time passed by Redis's own clock (TIME),
-// so the processes' clocks need not agree, and either takes a token or
-// answers how long until one is there. Wait sleeps that long, on a timer
-// that stops with its context, and tries again: every waiter tries when
-// the next token is due and one of them gets it, so a try costs a round
-// trip and a grant about one try per waiter. The key expires once the
-// bucket would be full again.
+// counted (Redis's clock, Unix microseconds). Each Wait is one Lua script,
+// one round trip: it refills the bucket for the time passed by Redis's own
+// clock (TIME), so the processes' clocks need not agree, and takes a
+// token, which may not be there yet: the bucket then owes it, and the
+// script answers how long until it is due. Wait sleeps that long, on a
+// timer that stops with its context (a Wait cancelled gives its token
+// back). Tokens so taken in turn, like golang.org/x/time/rate's
+// reservations, keep the rate exact however late a waiter's timer fires,
+// and waiters do not ask again and again. The key expires once the bucket
+// would be full again.
 type Limiter struct {
 	rdb       redis.UniversalClient
 	key       string
@@ -90,18 +93,20 @@ func NewLimiter(rdb redis.UniversalClient, key string, perSecond float64, opts .
 	return &Limiter{rdb: rdb, key: c.prefix + key, perSecond: perSecond, burst: c.burst}
 }
 
-// limiterScript tries to take a token from the bucket KEYS[1], refilled
-// at ARGV[1] tokens a second up to ARGV[2]: it answers 0 when it took one,
-// else the microseconds until one is due. The bucket's time is Redis's
-// (TIME, in microseconds: about 2^51 now, exact in a double); a bucket
-// whose time is ahead of Redis's (a failover to a server whose clock is
-// behind) is counted from now. What the key holds unless it is such a
-// bucket counts as a full one.
+// limiterScript refills the bucket KEYS[1] at ARGV[1] tokens a second up
+// to ARGV[2] for the time passed, then adds ARGV[3] tokens to it: -1
+// reserves one, +1 gives one back (never above ARGV[2]). A reservation may
+// leave the bucket below zero, a token owed, due in wait microseconds. The bucket's time
+// is Redis's (TIME, in microseconds: about 2^51 now, exact in a double); a
+// bucket whose time is ahead of Redis's (a failover to a server whose
+// clock is behind) is counted from now. What the key holds unless it is
+// such a bucket counts as a full one. The key lives until the bucket is
+// full again, and a second. It answers {wait, now} in microseconds.
 var limiterScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rate, burst, delta = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local kind = redis.call('TYPE', KEYS[1])
 if type(kind) == 'table' then kind = kind.ok end
 local tokens, at
@@ -112,48 +117,62 @@ elseif kind ~= 'none' then
   redis.call('DEL', KEYS[1])
 end
 if not tokens or not at or tokens ~= tokens then tokens, at = burst, now end
-if at < now then tokens = math.min(burst, tokens + (now - at) * rate / 1000000) end
-if tokens < 1 then return math.ceil((1 - tokens) * 1000000 / rate) end
-tokens = tokens - 1
+if at < now then tokens = tokens + (now - at) * rate / 1000000 end
+tokens = math.min(burst, math.min(burst, tokens) + delta)
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', now))
 redis.call('PEXPIRE', KEYS[1], string.format('%.17g', math.ceil((burst - tokens) * 1000 / rate) + 1000))
-return 0
+local wait = 0
+if tokens < 0 then wait = math.ceil(-tokens * 1000000 / rate) end
+return {wait, now}
 `)
 
-// Wait implements kefu.Limiter: it returns nil once it took a token, the
-// context's error when ctx ends first, or Redis's error (a Wait that fails
-// takes no token: the caller decides whether to go on without).
+// giveBackTimeout bounds how long a Wait that ends early waits for Redis
+// to take its reservation back.
+const giveBackTimeout = time.Second
+
+// Wait implements kefu.Limiter: it reserves a token (one Lua script, one
+// round trip) and returns nil when the token is due, the context's error
+// when ctx ends first (the token is given back), or Redis's error (no
+// token was taken: the caller decides whether to go on without one).
 func (l *Limiter) Wait(ctx context.Context) error {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		us, err := limiterScript.Run(ctx, l.rdb, []string{l.key}, strconv.FormatFloat(l.perSecond, 'g', -1, 64), l.burst).Int64()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("redisstore: limiter %s: %w", l.key, err)
-		}
-		if us <= 0 {
-			return nil
-		}
-		d := time.Duration(us) * time.Microsecond
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	us, _, err := l.add(ctx, -1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("redisstore: limiter %s: %w", l.key, err)
+	}
+	if us <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(time.Duration(us) * time.Microsecond)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		// Give the token back, so that the others need not wait for it
+		// (if Redis fails, the run is slower for a moment: no harm).
+		back, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveBackTimeout)
+		defer cancel()
+		_, _, _ = l.add(back, 1)
+		return ctx.Err()
+	}
+}
+
+// add runs limiterScript with delta and returns its answer: the
+// microseconds until the token taken is due, and Redis's time then (Unix
+// microseconds).
+func (l *Limiter) add(ctx context.Context, delta int) (wait, now int64, err error) {
+	r, err := limiterScript.Run(ctx, l.rdb, []string{l.key}, strconv.FormatFloat(l.perSecond, 'g', -1, 64), l.burst, delta).Int64Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(r) != 2 {
+		return 0, 0, errors.New("unexpected reply from the script")
+	}
+	return r[0], r[1], nil
 }
