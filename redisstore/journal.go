@@ -110,12 +110,17 @@ func NewJournal(rdb redis.UniversalClient, runID string, opts ...JournalOption) 
 		panic("redisstore: NewJournal needs a run id")
 	}
 	c := journalConfig{prefix: DefaultJournalPrefix, ttl: DefaultJournalTTL}
+	configure(&c, opts)
+	return &Journal{rdb: rdb, runID: runID, key: c.prefix + runID, ttl: c.ttl}
+}
+
+// configure applies opts, but the nil ones, to c.
+func configure[C any, O ~func(*C)](c *C, opts []O) {
 	for _, o := range opts {
 		if o != nil {
-			o(&c)
+			o(c)
 		}
 	}
-	return &Journal{rdb: rdb, runID: runID, key: c.prefix + runID, ttl: c.ttl}
 }
 
 // journalTime is the layout of the entries' times: RFC 3339 in UTC with

@@ -8,7 +8,6 @@ import (
 	"iter"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -41,44 +40,50 @@ func journal(b backend, opts ...JournalOption) *Journal {
 	return NewJournal(b.rdb, randHex(6), append([]JournalOption{WithJournalPrefix(b.prefix + ":journal:")}, opts...)...)
 }
 
+// claimAt is when the journal tests' claims are made.
+var claimAt = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+
+// mustClaim claims key with hash at t, and fails unless it was taken.
+func mustClaim(tb testing.TB, j *Journal, key, hash string, t time.Time) {
+	tb.Helper()
+	_, ok, err := j.Claim(context.Background(), kefu.Claim{Key: key, Hash: hash, At: t})
+	require.NoError(tb, err)
+	require.True(tb, ok, "claim %s", key)
+}
+
 // TestJournalClaims is the core's TestFileJournalClaims on Redis.
 func TestJournalClaims(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		j := journal(b)
 		ctx := context.Background()
-		at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
-
-		_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at})
-		require.NoError(t, err)
-		assert.True(t, ok)
-		prev, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at})
+		mustClaim(t, j, "a", "h1", claimAt)
+		prev, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: claimAt})
 		require.NoError(t, err)
 		assert.False(t, ok, "an attempt without an outcome is unknown")
 		assert.Equal(t, kefu.JournalAttempted, prev.State)
-		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true})
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: claimAt, RetryUnknown: true})
 		assert.True(t, ok, "unless the caller accepts duplicates")
-		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true, UnknownSince: at.Add(time.Second)})
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: claimAt, RetryUnknown: true, UnknownSince: claimAt.Add(time.Second)})
 		assert.False(t, ok, "not when the attempt is older than UnknownSince")
 
-		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, MsgID: 9, At: at}))
-		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: at, RetryUnknown: true})
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, MsgID: 9, At: claimAt}))
+		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h1", At: claimAt, RetryUnknown: true})
 		assert.False(t, ok, "sent: never again")
-		_, _, err = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h2", At: at})
+		_, _, err = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h2", At: claimAt})
 		assert.ErrorIs(t, err, kefu.ErrJournalMismatch)
 
-		_, ok, _ = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: at})
-		require.True(t, ok)
-		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalReleased, At: at}))
-		prev, ok, _ = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: at})
+		mustClaim(t, j, "b", "h", claimAt)
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalReleased, At: claimAt}))
+		prev, ok, _ = j.Claim(ctx, kefu.Claim{Key: "b", Hash: "h", At: claimAt})
 		assert.True(t, ok, "released: free again")
 		assert.Equal(t, kefu.JournalReleased, prev.State, "the claim returns what it replaced")
 
 		// Another Journal value of the same run: the same state, from Redis.
 		e, err := NewJournal(b.rdb, j.runID, WithJournalPrefix(b.prefix+":journal:")).Entries(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, kefu.JournalEntry{Key: "a", Hash: "h1", State: kefu.JournalSent, MsgID: 9, At: at}, e["a"])
-		assert.Equal(t, kefu.JournalEntry{Key: "b", Hash: "h", State: kefu.JournalAttempted, At: at}, e["b"])
+		assert.Equal(t, kefu.JournalEntry{Key: "a", Hash: "h1", State: kefu.JournalSent, MsgID: 9, At: claimAt}, e["a"])
+		assert.Equal(t, kefu.JournalEntry{Key: "b", Hash: "h", State: kefu.JournalAttempted, At: claimAt}, e["b"])
 		assert.Len(t, e, 2)
 	})
 }
@@ -93,7 +98,7 @@ func TestJournalDecidesAsCanClaim(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		j := journal(b)
 		ctx := context.Background()
-		at := time.Date(2026, 11, 30, 8, 0, 0, 123456789, time.UTC)
+		at := claimAt.Add(123456789)
 		states := []kefu.JournalState{0, kefu.JournalAttempted, kefu.JournalSent, kefu.JournalFailed,
 			kefu.JournalUnknown, kefu.JournalReleased}
 		n := 0
@@ -146,16 +151,14 @@ func TestJournalTimes(t *testing.T) {
 		ctx := context.Background()
 		beijing := time.FixedZone("UTC+8", 8*60*60)
 		at := time.Date(2026, 11, 30, 16, 0, 0, 999999999, beijing)
-		_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: at})
-		require.NoError(t, err)
-		require.True(t, ok)
+		mustClaim(t, j, "a", "h", at)
 		e, err := j.Entries(ctx)
 		require.NoError(t, err)
 		assert.True(t, e["a"].At.Equal(at), "got %v", e["a"].At)
 		assert.Equal(t, time.UTC, e["a"].At.Location())
 
 		late := kefu.Claim{Key: "a", Hash: "h", At: at, RetryUnknown: true, UnknownSince: at.Add(time.Nanosecond)}
-		_, ok, err = j.Claim(ctx, late)
+		_, ok, err := j.Claim(ctx, late)
 		require.NoError(t, err)
 		assert.False(t, ok, "the attempt is a nanosecond older than UnknownSince")
 		_, ok, err = j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h", At: at, RetryUnknown: true, UnknownSince: at.UTC()})
@@ -175,19 +178,16 @@ func TestJournalRecord(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		j := journal(b)
 		ctx := context.Background()
-		at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
-		_, ok, err := j.Claim(ctx, kefu.Claim{Key: "a", Hash: "h/1\"", At: at})
-		require.NoError(t, err)
-		require.True(t, ok)
-		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, MsgID: 1<<62 + 1, At: at}))
-		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalFailed, Code: 45015, At: at}))
-		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "c", Hash: "h3", State: kefu.JournalUnknown, At: at}))
+		mustClaim(t, j, "a", "h/1\"", claimAt)
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "a", State: kefu.JournalSent, MsgID: 1<<62 + 1, At: claimAt}))
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "b", State: kefu.JournalFailed, Code: 45015, At: claimAt}))
+		require.NoError(t, j.Record(ctx, kefu.JournalEntry{Key: "c", Hash: "h3", State: kefu.JournalUnknown, At: claimAt}))
 		e, err := j.Entries(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, map[string]kefu.JournalEntry{
-			"a": {Key: "a", Hash: "h/1\"", State: kefu.JournalSent, MsgID: 1<<62 + 1, At: at},
-			"b": {Key: "b", State: kefu.JournalFailed, Code: 45015, At: at},
-			"c": {Key: "c", Hash: "h3", State: kefu.JournalUnknown, At: at},
+			"a": {Key: "a", Hash: "h/1\"", State: kefu.JournalSent, MsgID: 1<<62 + 1, At: claimAt},
+			"b": {Key: "b", State: kefu.JournalFailed, Code: 45015, At: claimAt},
+			"c": {Key: "c", Hash: "h3", State: kefu.JournalUnknown, At: claimAt},
 		}, e)
 		v, err := b.rdb.HGet(ctx, j.key, "c").Result()
 		require.NoError(t, err)
@@ -283,7 +283,7 @@ func TestJournalRedisDown(t *testing.T) {
 	assert.ErrorContains(t, err, "connection refused")
 }
 
-// The multi-process test's children (TestJournalHelperProcess) each send
+// The multi-process test's children (TestHelperProcess) each send
 // the same whole broadcast with SendAll and a Journal of one run; they
 // read "go" on stdin, say "ready" before and, after the run, "sent N
 // skipped N other N" and "done" (or "err MSG").
@@ -302,15 +302,6 @@ func broadcast(n int) iter.Seq[*kefu.Message] {
 			}
 		}
 	}
-}
-
-// TestJournalHelperProcess is a child of TestJournalProcesses; run
-// directly, it does nothing.
-func TestJournalHelperProcess(t *testing.T) {
-	if os.Getenv(envJournalHelper) != "1" {
-		return
-	}
-	os.Exit(journalHelperMain())
 }
 
 func journalHelperMain() int {
@@ -350,30 +341,6 @@ func journalHelperMain() int {
 	return 0
 }
 
-// startJournalChild starts a child of TestJournalProcesses and waits until
-// it is ready.
-func startJournalChild(t *testing.T, name string, env []string) *child {
-	c := &child{t: t, name: name, lines: make(chan string, 16), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestJournalHelperProcess$", "-test.count=1")
-	c.cmd.Env = env
-	c.cmd.Stderr = c.stderr
-	stdout, err := c.cmd.StdoutPipe()
-	require.NoError(t, err)
-	c.stdin, err = c.cmd.StdinPipe()
-	require.NoError(t, err)
-	require.NoError(t, c.cmd.Start())
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	}()
-	t.Cleanup(c.stop)
-	c.expect("ready", 30*time.Second)
-	return c
-}
-
 // TestJournalProcesses: three processes send the same 3,000 messages at
 // once, with one Journal run on one Redis: each user receives one message,
 // and the processes' sends add up to 3,000.
@@ -390,7 +357,10 @@ func TestJournalProcesses(t *testing.T) {
 		envSecret+"="+srv.AppSecret, envPrefix+"="+prefix+":journal:", envJournalRun+"="+run, envJournalN+"="+strconv.Itoa(users))
 	var children []*child
 	for i := range procs {
-		children = append(children, startJournalChild(t, fmt.Sprintf("child %d", i), env))
+		children = append(children, spawn(t, fmt.Sprintf("child %d", i), "TestHelperProcess", env))
+	}
+	for _, c := range children {
+		c.expect("ready", 30*time.Second)
 	}
 
 	start := time.Now()

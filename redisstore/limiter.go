@@ -85,11 +85,7 @@ func NewLimiter(rdb redis.UniversalClient, key string, perSecond float64, opts .
 		panic("redisstore: NewLimiter needs a finite rate above 0")
 	}
 	c := limiterConfig{prefix: DefaultLimiterPrefix, burst: 1}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
+	configure(&c, opts)
 	return &Limiter{rdb: rdb, key: c.prefix + key, perSecond: perSecond, burst: c.burst}
 }
 

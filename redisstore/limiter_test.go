@@ -34,29 +34,37 @@ func TestLimiterKeys(t *testing.T) {
 	assert.Panics(t, func() { WithBurst(0) })
 }
 
-// grants runs g goroutines on each of limiters, taking tokens with Wait
-// until d is over, and returns how many were granted.
-func grants(t *testing.T, d time.Duration, g int, limiters ...*Limiter) int {
+// together runs take in g goroutines on each of limiters, over and over
+// until d is over, or take returns false.
+func together(d time.Duration, g int, limiters []*Limiter, take func(ctx context.Context, l *Limiter) bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var n atomic.Int32
 	var wg sync.WaitGroup
 	for _, l := range limiters {
 		for range g {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for {
-					if err := l.Wait(ctx); err != nil {
-						assert.ErrorIs(t, err, context.DeadlineExceeded)
-						return
-					}
-					n.Add(1)
+				for ctx.Err() == nil && take(ctx, l) {
 				}
 			}()
 		}
 	}
 	wg.Wait()
+}
+
+// grants has g goroutines on each of limiters take tokens with Wait until
+// d is over, and returns how many were granted.
+func grants(t *testing.T, d time.Duration, g int, limiters ...*Limiter) int {
+	var n atomic.Int32
+	together(d, g, limiters, func(ctx context.Context, l *Limiter) bool {
+		if err := l.Wait(ctx); err != nil {
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			return false
+		}
+		n.Add(1)
+		return true
+	})
 	return int(n.Load())
 }
 
@@ -81,31 +89,20 @@ func TestLimiterSharesTheRate(t *testing.T) {
 // for them, until d is over, and returns when each token was due by
 // Redis's clock (Unix microseconds), sorted.
 func schedule(t *testing.T, d time.Duration, g int, limiters ...*Limiter) []int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
 	var mu sync.Mutex
 	var due []int64
-	var wg sync.WaitGroup
-	for _, l := range limiters {
-		for range g {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					wait, now, err := l.add(context.Background(), -1)
-					if !assert.NoError(t, err) {
-						return
-					}
-					mu.Lock()
-					due = append(due, now+wait)
-					mu.Unlock()
-					timer := time.NewTimer(time.Duration(wait) * time.Microsecond)
-					<-timer.C // every token taken is awaited: none is given back
-				}
-			}()
+	together(d, g, limiters, func(_ context.Context, l *Limiter) bool {
+		wait, now, err := l.add(context.Background(), -1)
+		if !assert.NoError(t, err) {
+			return false
 		}
-	}
-	wg.Wait()
+		mu.Lock()
+		due = append(due, now+wait)
+		mu.Unlock()
+		timer := time.NewTimer(time.Duration(wait) * time.Microsecond)
+		<-timer.C // every token taken is awaited: none is given back
+		return true
+	})
 	slices.Sort(due)
 	return due
 }
