@@ -392,3 +392,26 @@ func TestJournalProcesses(t *testing.T) {
 		assert.Equal(t, kefu.JournalSent, v.State, k)
 	}
 }
+
+// BenchmarkJournalClaim measures a claim and its outcome (two round trips
+// to a real Redis) of a new key each time, one goroutine at a time or many:
+//
+//	go test -run '^$' -bench JournalClaim .
+func BenchmarkJournalClaim(b *testing.B) {
+	rdb, prefix := realRedis(b)
+	j := NewJournal(rdb, randHex(6), WithJournalPrefix(prefix+":journal:"))
+	ctx := context.Background()
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := "o-user#" + strconv.FormatInt(n.Add(1), 10)
+			_, ok, err := j.Claim(ctx, kefu.Claim{Key: key, Hash: "5f0c9a7e1b2d3c4e", At: time.Now()})
+			if err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+			if err := j.Record(ctx, kefu.JournalEntry{Key: key, State: kefu.JournalSent, MsgID: 7291, At: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
