@@ -6,37 +6,53 @@ import (
 	"time"
 )
 
-// send runs one item: validate, claim, pace, send (again after a 45011),
-// journal the outcome, and call the fallback when the window kept it out.
-func (r *bulkRun) send(ctx context.Context, it bulkItem) SendResult {
+// claimed is an item the journal gave this run, waiting for a sender.
+type claimed struct {
+	it  bulkItem
+	res SendResult
+}
+
+// prepare readies one item: it validates and claims it; it returns true
+// with a claimed item for a sender, or false with the item's final result
+// (invalid, held by the journal, the run stopped).
+func (r *bulkRun) prepare(ctx context.Context, it bulkItem) (claimed, bool) {
 	m := it.msg
 	if m == nil {
-		return SendResult{Index: it.index, Status: StatusFailed, Err: &ValidationError{Field: "message", Rule: "must not be nil"}}
+		return claimed{res: SendResult{Index: it.index, Status: StatusFailed, Err: &ValidationError{Field: "message", Rule: "must not be nil"}}}, false
 	}
 	res := SendResult{Index: it.index, OpenID: m.ToUser, Key: r.cfg.key(it.index, m)}
 	if err := m.Validate(); err != nil {
 		res.Status, res.Err = StatusFailed, err // never sendable: not journalled
-		return res
+		return claimed{res: res}, false
 	}
 	if err := r.stopped(ctx); err != nil {
-		return r.notAttempted(it, err)
+		return claimed{res: r.notAttempted(it, err)}, false
 	}
-	hash := messageHash(m)
-	prev, ok, err := r.claim(ctx, Claim{Key: res.Key, Hash: hash, At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
+	prev, ok, err := r.claim(ctx, Claim{Key: res.Key, Hash: messageHash(m), At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
 	if err != nil {
 		r.fail(err)
-		return r.notAttempted(it, err)
+		return claimed{res: r.notAttempted(it, err)}, false
 	}
 	if !ok {
-		return r.resumed(ctx, it, res, prev)
+		return claimed{res: r.resumed(ctx, it, res, prev)}, false
+	}
+	return claimed{it: it, res: res}, true
+}
+
+// send sends a claimed item (unless the run stopped meanwhile: then the
+// claim is released) and journals its outcome.
+func (r *bulkRun) send(ctx context.Context, c claimed) SendResult {
+	if err := r.stopped(ctx); err != nil {
+		r.record(ctx, JournalEntry{Key: c.res.Key, State: JournalReleased})
+		return r.notAttempted(c.it, err)
 	}
 	if !r.spend(ctx) {
 		r.stop(ErrQuotaKept)
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalReleased})
-		return r.notAttempted(it, ErrQuotaKept)
+		r.record(ctx, JournalEntry{Key: c.res.Key, State: JournalReleased})
+		return r.notAttempted(c.it, ErrQuotaKept)
 	}
-	resp, err := r.deliver(ctx, m)
-	return r.settle(ctx, it, res, resp, err)
+	resp, err := r.deliver(ctx, c.it.msg)
+	return r.settle(ctx, c.it, c.res, resp, err)
 }
 
 // deliver sends m when the gate and the limiter let it, and again after

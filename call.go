@@ -33,6 +33,7 @@ type endpoint struct {
 	retry RetryPolicy
 	log   *slog.Logger
 	sleep func(context.Context, time.Duration) error
+	hooks *Hooks // WithHooks; nil: none
 
 	// rt, on kefu's own client, is its transport, called directly: the
 	// http.Client around it would only copy the headers for redirects,
@@ -48,7 +49,7 @@ type endpoint struct {
 type tokenURL struct{ path, token, url string }
 
 func (s *settings) endpoint() *endpoint {
-	e := &endpoint{base: s.baseURL, shown: s.baseURL, hc: s.hc, retry: s.retry, log: s.log, sleep: s.sleep}
+	e := &endpoint{base: s.baseURL, shown: s.baseURL, hc: s.hc, retry: s.retry, log: s.log, sleep: s.sleep, hooks: s.hooks}
 	if u, err := url.Parse(s.baseURL); err == nil && u.User != nil {
 		// A base URL with user:password (a proxy in front of WeChat):
 		// errors show it without the password, and the direct transport
@@ -84,6 +85,12 @@ type request struct {
 	// hasData, when set, says whether out holds the data of an answer
 	// without errcode; without it, an answer must carry an errcode.
 	hasData func() bool
+
+	// For the hooks: what a send carries, and what the call did.
+	msgType  MsgType
+	openID   string
+	status   int // the last attempt's HTTP status; 0: no answer
+	attempts int // attempts made
 }
 
 // withJSON makes b, encoded JSON, r's body and returns r. (A request that
@@ -140,17 +147,20 @@ type refresher func(ctx context.Context, rejected string) (string, error)
 // not count against MaxAttempts.
 func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error {
 	maybeDelivered := false
-	made := 0 // attempts made, the token refresh's included
 	for attempt := 1; ; {
-		oc, err := e.attempt(ctx, r, attempt)
-		made++
+		actx, end := e.attemptHook(ctx, r, attempt)
+		start := time.Now()
+		oc, err := e.attempt(actx, r, attempt)
+		r.attempts++
 		if oc == outDone {
+			end(attemptEnd(r, oc, nil, start, false, 0))
 			return nil
 		}
 		maybeDelivered = maybeDelivered || oc == outUnknown && !r.noEffect
 		if refresh != nil && oc == outAPIError && isRejectedToken(err) && r.reopenable() {
 			tok, rerr := refresh(ctx, r.token)
 			refresh = nil // once per call
+			end(attemptEnd(r, oc, err, start, tok != "", 0))
 			if tok != "" {
 				e.logf(ctx, slog.LevelInfo, "kefu: token rejected, retrying with a fresh one", r.path, attempt, codeOf(err))
 				r.token = tok
@@ -159,20 +169,21 @@ func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error 
 			if rerr != nil {
 				err = fmt.Errorf("%w (refreshing the token failed: %w)", err, rerr)
 			}
-			return finalErr(err, maybeDelivered, made)
+			return finalErr(err, maybeDelivered, r.attempts)
 		}
 		if !e.retries(ctx, r, oc, err, attempt) {
-			return finalErr(err, maybeDelivered, made)
+			end(attemptEnd(r, oc, err, start, false, 0))
+			return finalErr(err, maybeDelivered, r.attempts)
 		}
-		if werr := e.sleep(ctx, e.retry.backoff(attempt)); werr != nil {
-			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered, made)
+		wait := e.retry.backoff(attempt)
+		end(attemptEnd(r, oc, err, start, true, wait))
+		if werr := e.sleep(ctx, wait); werr != nil {
+			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered, r.attempts)
 		}
 		attempt++
 	}
 }
 
-// retries reports whether attempt, which ended in oc and err, is followed
-// by another.
 func (e *endpoint) retries(ctx context.Context, r *request, oc outcome, err error, attempt int) bool {
 	if attempt >= e.retry.MaxAttempts || ctx.Err() != nil || !r.reopenable() {
 		return false
@@ -346,6 +357,7 @@ func (e *endpoint) failed(ctx context.Context, r *request, n int, st *attemptSta
 	if written {
 		oc = outUnknown
 	}
+	r.status = 0
 	e.logAttempt(ctx, r, n, oc, 0, st.start, re)
 	return oc, re
 }
@@ -356,6 +368,7 @@ func (e *endpoint) answered(ctx context.Context, r *request, n int, st *attemptS
 	if r.maxAnswer > 0 {
 		limit = r.maxAnswer
 	}
+	r.status = resp.StatusCode
 	buf, over, rerr := readAnswerMax(resp.Body, limit)
 	resp.Body.Close()
 	defer releaseAnswer(buf)

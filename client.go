@@ -46,6 +46,7 @@ type settings struct {
 
 	store           TokenStore
 	storeFailClosed bool
+	hooks           *Hooks
 
 	windows *WindowTracker
 
@@ -287,12 +288,13 @@ func (c *Client) send(ctx context.Context, m *Message, windows *WindowTracker) (
 	if windows != nil {
 		var err error
 		if held, err = windows.reserve(ctx, m.ToUser); err != nil {
+			c.windowHook(ctx, m.ToUser, err)
 			return nil, err
 		}
 	}
 	body := marshalMessage(m)
 	resp := &Response{ErrMsg: "ok"}
-	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp}
+	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp, msgType: m.MsgType, openID: m.ToUser}
 	err := c.do(ctx, r.withJSON(body))
 	if windows != nil {
 		windows.settle(ctx, held, err)
@@ -361,6 +363,14 @@ func (c *Client) get(ctx context.Context, path, query string, v *validator, out 
 // do makes r with a token from the client's source, refreshing a rejected
 // token once (when r's body can be sent again).
 func (c *Client) do(ctx context.Context, r *request) error {
+	if h := c.ep.hooks; h != nil && h.Call != nil {
+		return c.callHooked(ctx, r)
+	}
+	return c.doCall(ctx, r)
+}
+
+// doCall is do without the Call hook.
+func (c *Client) doCall(ctx context.Context, r *request) error {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return &TokenError{Path: r.path, Err: err}

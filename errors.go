@@ -24,7 +24,8 @@ var (
 	// ErrQuotaExceeded: 45047, the messages allowed by the user's open
 	// windows are used up.
 	ErrQuotaExceeded = errors.New("kefu: reply quota used up")
-	// ErrRateLimited: 45009 (daily API quota) and 45011 (per-minute quota).
+	// ErrRateLimited: 45009 (daily API quota, also ErrDailyQuota) and 45011
+	// (per-minute quota).
 	ErrRateLimited = errors.New("kefu: api rate limit reached")
 	// ErrInvalidOpenID: 40003, not an OpenID of this account.
 	ErrInvalidOpenID = errors.New("kefu: invalid openid")
@@ -88,6 +89,21 @@ var (
 	// ErrSessionNotFound: 65413: the user has no session; Client.Session
 	// returns it too when WeChat answers an empty kf_account.
 	ErrSessionNotFound = errors.New("kefu: user has no session")
+
+	// The sentinels of API quotas and template messages (quota.go,
+	// template.go).
+
+	// ErrDailyQuota: 45009, the API's daily call quota is used up until
+	// midnight UTC+8 (or a ClearQuota). A 45009 matches ErrRateLimited too:
+	// test ErrDailyQuota first to tell it from the per-minute limit (45011).
+	ErrDailyQuota = errors.New("kefu: api daily quota used up")
+	// ErrTemplateRefused: 43101, the user refuses template messages from
+	// the account.
+	ErrTemplateRefused = errors.New("kefu: user refuses template messages")
+	// ErrBadTemplate: 40037 (an unknown template_id) and 47003 (a data value
+	// the template refuses): the message will not go out however often it
+	// is sent.
+	ErrBadTemplate = errors.New("kefu: bad template message")
 )
 
 // codeGroups maps errcodes to the sentinel they match on API calls.
@@ -118,6 +134,16 @@ var codeGroups = map[int]error{
 	65415: ErrWorkerOffline,
 	65414: ErrSessionExists,
 	65413: ErrSessionNotFound,
+
+	// Template messages.
+	43101: ErrTemplateRefused,
+	40037: ErrBadTemplate, 47003: ErrBadTemplate,
+}
+
+// narrowGroups maps errcodes to a second, narrower sentinel they match
+// besides their codeGroups one.
+var narrowGroups = map[int]error{
+	45009: ErrDailyQuota, // besides ErrRateLimited
 }
 
 // APIError is an error answer from WeChat: {"errcode":N,"errmsg":"..."} with
@@ -157,7 +183,8 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is the sentinel of e's errcode group.
+// Is reports whether target is the sentinel of e's errcode group, or the
+// narrower one some codes have (45009: ErrDailyQuota).
 func (e *APIError) Is(target error) bool {
 	if isTokenPath(e.Path) {
 		if e.Code == 40001 {
@@ -166,6 +193,9 @@ func (e *APIError) Is(target error) bool {
 		if target == ErrInvalidToken {
 			return false
 		}
+	}
+	if n, ok := narrowGroups[e.Code]; ok && n == target {
+		return true
 	}
 	g, ok := codeGroups[e.Code]
 	return ok && g == target

@@ -47,7 +47,10 @@ func (f *wechatFetcher) fetch(ctx context.Context, rejected string) (*cachedToke
 	if f.needsForce(t, rejected) {
 		ok, why := f.allowForce()
 		if ok {
-			return f.call(ctx, true)
+			start := time.Now()
+			t, err := f.call(ctx, true)
+			f.ep.tokenHook(ctx, TokenForce, start, err)
+			return t, err
 		}
 		f.ep.logErr(ctx, slog.LevelWarn, "kefu: the stable endpoint returned the rejected token and force_refresh is not allowed now", errors.New(why))
 	}

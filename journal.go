@@ -282,3 +282,10 @@ func (j *FileJournal) syncUpTo(seq uint64) error {
 	}
 	return j.err
 }
+
+// String reports the journal's entries and fsyncs, for logs and tests.
+func (j *FileJournal) String() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return fmt.Sprintf("%d entries, %d lines synced in %d fsyncs", len(j.entries), j.synced, j.syncs)
+}

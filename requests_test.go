@@ -54,6 +54,9 @@ var cannedAnswers = map[string]string{
 	headImgPath:       okAnswer,
 	sessionCreatePath: okAnswer,
 	sessionClosePath:  okAnswer,
+	quotaGetPath:      `{"errcode":0,"errmsg":"ok","quota":{"daily_limit":500000,"used":120,"remain":499880}}`,
+	clearQuotaPath:    okAnswer,
+	templateSendPath:  `{"errcode":0,"errmsg":"ok","msgid":200228332}`,
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +140,20 @@ func TestGoldenRequests(t *testing.T) {
 		{"kfsession_getwaitcase", func() error { _, err := c.WaitingSessions(ctx); return err }},
 		{"msgrecord_getmsglist", func() error {
 			_, err := c.RecordsPage(ctx, start, start.Add(24*time.Hour), 1, MaxRecordsPage)
+			return err
+		}},
+		{"quota_get", func() error { _, err := c.Quota(ctx, sendPath); return err }},
+		{"clear_quota", func() error { return c.ClearQuota(ctx, testAppID) }},
+		{"template_send", func() error {
+			_, err := c.SendTemplate(ctx, &TemplateMessage{ToUser: "OPENID", TemplateID: "TEMPLATE_ID",
+				URL: "https://shop.example/o?id=1&x=<2>", ClientMsgID: "order-1",
+				MiniProgram: &TemplateMiniProgram{AppID: "wxmini", PagePath: "pages/index?id=1"},
+				Data:        map[string]TemplateValue{"thing1": {Value: "茶 & 点心"}, "amount2": {Value: "¥9.90", Color: "#173177"}}})
+			return err
+		}},
+		{"template_send_minimal", func() error {
+			_, err := c.SendTemplate(ctx, &TemplateMessage{ToUser: "OPENID", TemplateID: "TEMPLATE_ID",
+				Data: map[string]TemplateValue{"thing1": {Value: "hi"}}})
 			return err
 		}},
 		{"msgrecord_getmsglist_records", func() error {

@@ -193,7 +193,16 @@ func (s *tokenSource) refresh(ctx context.Context) (*cachedToken, error) {
 	s.mu.Lock()
 	rejected := s.rejected
 	s.mu.Unlock()
+	reason := TokenCold
+	switch {
+	case rejected != "":
+		reason = TokenRejected
+	case s.cur.Load() != nil:
+		reason = TokenExpiring
+	}
+	start := time.Now()
 	t, err := s.fetcher.fetch(ctx, rejected)
+	s.ep.tokenHook(ctx, reason, start, err)
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,12 @@ var adminRoutes = map[string]adminRoute{
 	PathAdminSay:          {http.MethodPost, withAdmin((*Server).adminSay)},
 	PathAdminPush:         {http.MethodPost, withAdmin((*Server).adminPush)},
 	PathAdminConversation: {http.MethodGet, withOpenID((*Server).adminConversation)},
+
+	PathAdminDailyQuota:      {http.MethodPost, limitRoute(dailySpec)},
+	PathAdminRateLimit:       {http.MethodPost, limitRoute(rateSpec)},
+	PathAdminAddTemplate:     {http.MethodPost, withAdmin((*Server).adminAddTemplate)},
+	PathAdminRefuseTemplates: {http.MethodPost, withAdmin((*Server).adminRefuseTemplates)},
+	PathAdminTemplates:       {http.MethodGet, withOpenID((*Server).adminTemplates)},
 }
 
 // serveAdmin answers an admin request (WithAdminAPI): 404 for an unknown

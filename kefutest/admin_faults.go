@@ -23,12 +23,10 @@ type faultReq struct {
 func (*faultReq) want() string { return `{"path":"` + PathSend + `","n":1,...}` }
 
 func (r *faultReq) check() string {
-	_, wechat := routes[r.Path]
+	if p := wechatPathProblem(r.Path, r.want()); p != "" {
+		return p
+	}
 	switch {
-	case r.Path == "":
-		return "path missing: want " + r.want()
-	case !wechat:
-		return "path is not one of the fake's WeChat paths (GET " + PathAdminCalls + " lists them)"
 	case r.N == nil:
 		return "n missing: want " + r.want()
 	case *r.N < 0:

@@ -203,7 +203,7 @@ func TestAdminOverHTTPOnly(t *testing.T) {
 	assert.Equal(t, 1, calls[kefutest.PathToken])
 	assert.Equal(t, 1, calls[kefutest.PathTyping])
 	assert.Equal(t, 0, calls[kefutest.PathMsgRecords])
-	assert.Len(t, calls, 19, "every WeChat path")
+	assert.Len(t, calls, 22, "every WeChat path")
 
 	// The request log: every send, the token redacted, answers and faults.
 	var log []logEntry
@@ -310,7 +310,7 @@ func TestAdminOverHTTPOnly(t *testing.T) {
 	o.get(kefutest.PathAdminTokens, &tokens)
 	assert.Empty(t, tokens)
 	o.get(kefutest.PathAdminCalls, &calls)
-	assert.Len(t, calls, 19)
+	assert.Len(t, calls, 22)
 	for p, n := range calls {
 		assert.Zero(t, n, p)
 	}

@@ -119,6 +119,26 @@ const (
 	// array, oldest first, of {"kind","time"} and by kind: "user" with
 	// "push" (the pushed message's non-empty fields by callback.Message's
 	// names), "sent" and "passive" with "message", "transfer" with
-	// "kf_account", "unavailable" with "problem".
+	// "kf_account", "unavailable" with "problem", "template" with
+	// "template" (as PathAdminTemplates shows one).
 	PathAdminConversation = "/kefutest/conversation"
+
+	// PathAdminDailyQuota: POST {"path":PathSend,"n":100} calls
+	// SetDailyQuota: past n calls a day (UTC+8) the path answers 45009; a
+	// negative n removes its quota. path is one of the WeChat Path
+	// constants (PathAdminCalls lists them).
+	PathAdminDailyQuota = "/kefutest/daily_quota"
+	// PathAdminRateLimit: POST {"path":PathSend,"per_minute":10} calls
+	// SetRateLimit: past per_minute calls in a minute the path answers
+	// 45011; a negative per_minute removes its limit.
+	PathAdminRateLimit = "/kefutest/rate_limit"
+	// PathAdminAddTemplate: POST {"template_id":"t1"} calls AddTemplate.
+	PathAdminAddTemplate = "/kefutest/add_template"
+	// PathAdminRefuseTemplates: POST {"openid":"o1"} calls
+	// RefuseTemplates: template messages to o1 answer 43101.
+	PathAdminRefuseTemplates = "/kefutest/refuse_templates"
+	// PathAdminTemplates: GET ?openid=o1 answers Templates as a JSON array,
+	// oldest first, [] if none: {"msgid":N,"time":UNIX,"message":{the
+	// request body's keys: "touser","template_id","data",...}}.
+	PathAdminTemplates = "/kefutest/templates"
 )

@@ -127,6 +127,7 @@ type entryJSON struct {
 	Message   *kefu.Message  `json:"message,omitempty"`
 	KfAccount *string        `json:"kf_account,omitempty"`
 	Problem   string         `json:"problem,omitempty"`
+	Template  *templateJSON  `json:"template,omitempty"`
 }
 
 // adminConversation answers PathAdminConversation: Conversation, [] when
@@ -138,6 +139,9 @@ func (s *Server) adminConversation(openID string) reply {
 		out[i] = entryJSON{Kind: e.Kind.String(), Time: e.Time.Unix(), Message: e.Message, Problem: e.Problem}
 		if e.Push != nil {
 			out[i].Push = pushFieldsJSON(e.Push)
+		}
+		if e.Template != nil {
+			out[i].Template = newTemplateJSON(e.Template)
 		}
 		if e.Kind == EntryTransfer {
 			out[i].KfAccount = &e.KfAccount

@@ -29,9 +29,13 @@ const (
 	// EntryUnavailable: the service did not answer a push usably, and the
 	// user saw UnavailableText (Entry.Problem says why).
 	EntryUnavailable
+	// EntryTemplate: the template endpoint accepted a template message for
+	// the user (Entry.Template).
+	EntryTemplate
 )
 
-// String returns "user", "sent", "passive", "transfer" or "unavailable".
+// String returns "user", "sent", "passive", "transfer", "unavailable" or
+// "template".
 func (k EntryKind) String() string {
 	switch k {
 	case EntryUser:
@@ -44,6 +48,8 @@ func (k EntryKind) String() string {
 		return "transfer"
 	case EntryUnavailable:
 		return "unavailable"
+	case EntryTemplate:
+		return "template"
 	}
 	return "EntryKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -62,6 +68,8 @@ type Entry struct {
 	KfAccount string
 	// Problem is why the user saw UnavailableText (EntryUnavailable).
 	Problem string
+	// Template is the template message sent (EntryTemplate).
+	Template *SentTemplate
 }
 
 // entry is an Entry as the server keeps it: a message as its JSON body, so
@@ -73,12 +81,14 @@ type entry struct {
 	push      *callback.Message // EntryUser; never changed once kept
 	kfAccount string
 	problem   string
+	tpl       *SentTemplate // EntryTemplate; never changed once kept
 }
 
 // Conversation returns what passed between the user openID and the account,
 // oldest first: the user's pushes, the messages sent and the passive
-// replies, transfers to customer service, and the times the user saw
-// UnavailableText. The result is the caller's to change.
+// replies, the template messages sent, transfers to customer service, and
+// the times the user saw UnavailableText. The result is the caller's to
+// change.
 func (s *Server) Conversation(openID string) []Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,6 +107,9 @@ func (s *Server) Conversation(openID string) []Entry {
 		if e.body != nil {
 			out[i].Message = new(kefu.Message)
 			json.Unmarshal(e.body, out[i].Message) // encoded by the server
+		}
+		if e.tpl != nil {
+			out[i].Template = e.tpl.clone()
 		}
 	}
 	return out

@@ -20,21 +20,32 @@ func (s *Server) Kept() map[string]int {
 	defer s.mu.Unlock()
 	out := map[string]int{}
 	for name, n := range map[string]int{
-		"tokens":   len(s.tokens.all),
-		"users":    len(s.users),
-		"media":    len(s.media),
-		"faults":   len(s.faults),
-		"accounts": len(s.mg.accounts),
-		"sessions": len(s.mg.sessions),
-		"waiting":  len(s.mg.waiting),
-		"records":  len(s.mg.records),
-		"uploads":  len(s.mg.uploads),
-		"expires":  len(s.mg.expires),
-		"requests": len(s.log.ring),
+		"tokens":    len(s.tokens.all),
+		"users":     len(s.users),
+		"media":     len(s.media),
+		"faults":    len(s.faults),
+		"accounts":  len(s.mg.accounts),
+		"sessions":  len(s.mg.sessions),
+		"waiting":   len(s.mg.waiting),
+		"records":   len(s.mg.records),
+		"uploads":   len(s.mg.uploads),
+		"expires":   len(s.mg.expires),
+		"requests":  len(s.log.ring),
+		"templates": len(s.tpl.ids),
+		"refusals":  len(s.tpl.refuse),
+		"msg_ids":   len(s.tpl.sent),
 	} {
 		if n > 0 {
 			out[name] = n
 		}
 	}
 	return out
+}
+
+// QuotaPaths returns how many paths the server keeps quota counts for: at
+// most its own, however many paths quota/get is asked about.
+func (s *Server) QuotaPaths() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.lim.use)
 }

@@ -46,6 +46,13 @@ const (
 	PathMsgRecords     = "/customservice/msgrecord/getmsglist"     // POST {starttime, endtime, msgid, number}
 )
 
+// The quota and template message paths (see quota.go and template.go).
+const (
+	PathQuota        = "/cgi-bin/openapi/quota/get"     // POST {cgi_path}
+	PathClearQuota   = "/cgi-bin/clear_quota"           // POST {appid}
+	PathTemplateSend = "/cgi-bin/message/template/send" // POST {touser, template_id, url, miniprogram, client_msg_id, data}
+)
+
 // maxBody bounds a request body; larger bodies answer 45002.
 const maxBody = 1 << 20
 
@@ -78,8 +85,10 @@ type Server struct {
 	media  map[string]MediaKind // media id -> kind
 	calls  map[string]int
 	faults map[string][]*fault
-	mg     manage // accounts, sessions, records, uploads; see manage.go
-	log    reqLog // the latest requests, kept with WithAdminAPI only
+	mg     manage       // accounts, sessions, records, uploads; see manage.go
+	lim    limits       // daily quotas and per-minute limits; see quota.go
+	tpl    templateBook // templates, refusals, client_msg_ids; see template.go
+	log    reqLog       // the latest requests, kept with WithAdminAPI only
 }
 
 // config is what the ServerOptions set.
@@ -92,6 +101,9 @@ type config struct {
 	miniProgram   bool
 	listener      net.Listener
 	admin         bool
+
+	dailyQuota map[string]int // WithDailyQuota, by path
+	rateLimit  map[string]int // WithRateLimit, by path
 
 	callback        *callbackConfig // WithCallback
 	callbackTimeout time.Duration   // WithCallbackTimeout; 0: the default
@@ -163,7 +175,8 @@ func WithListener(l net.Listener) ServerOption {
 // drop_next, status_next, delay_next, raw_next), call counts and the
 // request log (calls, requests), media (add_media, uploads), accounts,
 // sessions and records (add_account, set_online, accept_invite,
-// add_waiting, session, add_record), pushes to the callback URL of
+// add_waiting, session, add_record), quotas and template messages
+// (daily_quota, rate_limit, add_template, refuse_templates, templates), pushes to the callback URL of
 // WithCallback (say, push) and a user's conversation (conversation), and
 // reset. Each constant's doc names the Server method it calls.
 //
@@ -248,7 +261,10 @@ func (s *Server) Close() {
 // windows, messages or typing states), media, uploads, accounts, sessions,
 // waiting users or records; every token issued so far is forgotten (a call
 // with one answers 40001); no faults, scripted or random; every Calls count
-// 0; an empty request log. The credentials, the options and the clock stay:
+// 0; an empty request log; no quota used, no template registered or sent,
+// no user refusing templates, and the daily quotas and per-minute limits of
+// the options (SetDailyQuota's and SetRateLimit's are dropped). The
+// credentials, the options and the clock stay:
 // the clock never goes back. A request in flight during Reset may still act,
 // be counted or be logged after it.
 func (s *Server) Reset() {
@@ -266,6 +282,8 @@ func (s *Server) clear() {
 	s.calls = make(map[string]int)
 	s.faults = make(map[string][]*fault)
 	s.mg = manage{}
+	s.lim = limits{}
+	s.tpl = templateBook{}
 	s.log = reqLog{}
 }
 
@@ -369,7 +387,7 @@ const (
 // returns the answer and what to do with it.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, f *fault) (reply, outcome) {
 	rt := routes[r.URL.Path]
-	req := &request{query: r.URL.Query()}
+	req := &request{path: r.URL.Path, query: r.URL.Query()}
 	var err error
 	var tooBig *http.MaxBytesError
 	if rt.multipart {
@@ -403,6 +421,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, f *fault) (repl
 // bytes of a JSON endpoint's or the parsed multipart body of an upload
 // path's.
 type request struct {
+	path  string
 	query url.Values
 	body  []byte
 	up    *upload
@@ -437,6 +456,9 @@ var routes = map[string]route{
 	PathSessions:       withQuery((*Server).listSessions),
 	PathWaitCases:      withNothing((*Server).waitCases),
 	PathMsgRecords:     withJSON((*Server).msgRecords),
+	PathQuota:          withJSON((*Server).quotaGet),
+	PathClearQuota:     withJSON((*Server).clearQuota),
+	PathTemplateSend:   withJSON((*Server).sendTemplate),
 }
 
 // withBody, withJSON, withQuery, withUpload and withNothing make a handler
@@ -479,7 +501,8 @@ func public(rt route) route {
 
 // handle answers a request on route rt as WeChat would: 404 for an unknown
 // path; otherwise, but on the token endpoints, the access token first, as
-// WeChat does, before the handler's own checks.
+// WeChat does, then the path's daily quota and per-minute limit (quota.go),
+// before the handler's own checks.
 func (s *Server) handle(rt route, req *request) reply {
 	if rt.serve == nil {
 		return notFound()
@@ -490,6 +513,9 @@ func (s *Server) handle(rt route, req *request) reply {
 		if code := s.checkToken(req.query); code != 0 {
 			return errReply(code)
 		}
+	}
+	if code := s.admit(req.path, s.Now()); code != 0 {
+		return errReply(code)
 	}
 	return rt.serve(s, req)
 }

@@ -87,6 +87,7 @@ var errmsgs = map[int]string{
 	40009: "invalid image size",
 	40013: "invalid appid",
 	40014: "invalid access_token",
+	40037: "invalid template_id",
 	40033: `invalid charset. please check your request, if include \uxxxx will create fail!`,
 	40125: "invalid appsecret",
 	40164: "invalid ip, not in whitelist",
@@ -99,6 +100,7 @@ var errmsgs = map[int]string{
 	42001: "access_token expired",
 	43004: "require subscribe",
 	43019: "require remove blacklist",
+	43101: "user refuse to accept the msg",
 	44002: "empty post data",
 	44003: "empty news data",
 	44004: "empty content",
@@ -114,9 +116,11 @@ var errmsgs = map[int]string{
 	45081: "already typing",
 	45162: "invalid type",
 	47001: "data format error",
+	47003: "argument invalid! data.value invalid",
 	48001: "api unauthorized",
 	48002: "user block receive message",
 	48004: "api forbidden for irregularities",
+	48006: "api forbidden for clear quota because of reaching the limit",
 	50002: "user limited",
 	61457: "invalid file type", // of a head image
 
@@ -140,6 +144,10 @@ var errmsgs = map[int]string{
 	65415: "the worker is not online",
 	65416: "param invalid, please check",
 	65417: "it is too long from the starttime to endtime",
+
+	// The quota API's: WeChat documents it in Chinese only; this is an
+	// English rendering.
+	76003: "cgi_path must start with /",
 }
 
 // errmsg returns the errmsg of code, or "unknown error".
