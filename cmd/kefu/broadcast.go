@@ -116,12 +116,15 @@ func (b *broadcastRun) run(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkFallback(fb, users); err != nil {
+		return err
+	}
 	client, err := kefu.New(b.api.appID, b.api.secret, b.api.options()...)
 	if err != nil {
 		return err
 	}
 	defer client.CloseIdleConnections()
-	opts, closeAll, err := b.bulkOptions(ctx, e, fb)
+	opts, closeAll, err := b.bulkOptions(ctx, e, msg, fb)
 	if err != nil {
 		return err
 	}

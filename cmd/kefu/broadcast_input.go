@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -100,13 +102,7 @@ func (b *broadcastRun) message(stdin io.Reader, users []string) (*kefu.Message, 
 // templateFallback is what --fallback-template and --fallback-data give.
 type templateFallback struct {
 	templateID string
-	data       map[string]templateValue
-}
-
-// templateValue is one key of a template's data, as WeChat takes it.
-type templateValue struct {
-	Value string `json:"value"`
-	Color string `json:"color,omitempty"`
+	data       map[string]kefu.TemplateValue
 }
 
 // parseFallback reads --fallback-template and --fallback-data; nil when
@@ -131,7 +127,7 @@ func (b *broadcastRun) parseFallback() (*templateFallback, error) {
 
 // parseTemplateData reads a template's data: a JSON object whose values
 // are strings or {"value","color"} objects, none empty.
-func parseTemplateData(s string) (map[string]templateValue, error) {
+func parseTemplateData(s string) (map[string]kefu.TemplateValue, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &raw); err != nil || raw == nil {
 		return nil, fmt.Errorf(`want a JSON object such as {"thing1":"hi"}: %s`, strings.TrimPrefix(fmt.Sprint(err), "json: "))
@@ -139,9 +135,9 @@ func parseTemplateData(s string) (map[string]templateValue, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("want at least one key")
 	}
-	data := make(map[string]templateValue, len(raw))
+	data := make(map[string]kefu.TemplateValue, len(raw))
 	for k, v := range raw {
-		var tv templateValue
+		var tv kefu.TemplateValue
 		if err := json.Unmarshal(v, &tv.Value); err != nil {
 			dec := json.NewDecoder(bytes.NewReader(v))
 			dec.DisallowUnknownFields()
@@ -159,7 +155,7 @@ func parseTemplateData(s string) (map[string]templateValue, error) {
 
 // bulkOptions are SendAll's options for the flags, and what closes the
 // journal once the run is over.
-func (b *broadcastRun) bulkOptions(ctx context.Context, e *env, fb *templateFallback) ([]kefu.BulkOption, func() error, error) {
+func (b *broadcastRun) bulkOptions(ctx context.Context, e *env, msg *kefu.Message, fb *templateFallback) ([]kefu.BulkOption, func() error, error) {
 	opts := []kefu.BulkOption{
 		kefu.BulkConcurrency(b.concurrency),
 		kefu.BulkKeepQuota(b.keepQuota),
@@ -174,11 +170,7 @@ func (b *broadcastRun) bulkOptions(ctx context.Context, e *env, fb *templateFall
 		opts = append(opts, kefu.BulkRetryUnknown())
 	}
 	if fb != nil {
-		f, err := b.fallback(fb)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, kefu.BulkFallback(f))
+		opts = append(opts, kefu.BulkFallback(b.fallback(fb, msg)))
 	}
 	closeJournal := func() error { return nil }
 	switch {
@@ -200,9 +192,38 @@ func (b *broadcastRun) bulkOptions(ctx context.Context, e *env, fb *templateFall
 	return opts, closeJournal, nil
 }
 
-// fallback is the template fallback of --fallback-template.
-func (b *broadcastRun) fallback(*templateFallback) (kefu.Fallback, error) {
-	return nil, usagef("--fallback-template is not available yet: this kefu's library cannot send template messages")
+// fallback is the template fallback of --fallback-template: the same
+// template for every recipient a customer-service message cannot reach.
+// Its run id, which WeChat's client_msg_id is made from, is --run-id, else
+// a hash of the message and the template: the same in every resumed run,
+// so that a template whose answer was lost is not sent twice.
+func (b *broadcastRun) fallback(fb *templateFallback, msg *kefu.Message) kefu.Fallback {
+	runID := b.runID
+	if runID == "" {
+		m := *msg
+		m.ToUser = ""
+		h := sha256.New()
+		for _, v := range []any{&m, fb.templateID, fb.data} {
+			json.NewEncoder(h).Encode(v) // values decoded from JSON: they encode
+		}
+		runID = hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	return kefu.TemplateFallback(runID, func(*kefu.Message) *kefu.TemplateMessage {
+		return &kefu.TemplateMessage{TemplateID: fb.templateID, Data: fb.data}
+	})
+}
+
+// checkFallback checks the fallback's template message as it will go to
+// the first recipient.
+func checkFallback(fb *templateFallback, users []string) error {
+	if fb == nil {
+		return nil
+	}
+	tm := &kefu.TemplateMessage{ToUser: users[0], TemplateID: fb.templateID, Data: fb.data}
+	if err := tm.Validate(); err != nil {
+		return usagef("--fallback-template, --fallback-data: %s", strings.TrimPrefix(err.Error(), "kefu: "))
+	}
+	return nil
 }
 
 // shared are the options of a run shared through Redis (--redis): its

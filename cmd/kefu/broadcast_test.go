@@ -194,9 +194,15 @@ func TestBroadcastResultLines(t *testing.T) {
 	r := broadcastIn(t, srv, "", "--to", usersFile(t, dir, append(users, "closed")), "--text", "hi", "--concurrency", "1", "--results", res)
 	require.Equal(t, exitUnknown, r.code, r)
 	results := readResults(t, res)
-	assert.Equal(t, "unknown", results["r0"].Status)
-	assert.Contains(t, results["r0"].Error, "delivery unknown")
-	assert.Equal(t, resultLine{OpenID: "r1", Status: "sent"}, results["r1"])
+	assert.Equal(t, map[string]int{"sent": 1, "unknown": 1, "failed": 1}, statuses(results))
+	for _, u := range users {
+		if l := results[u]; l.Status == "unknown" {
+			assert.Contains(t, l.Error, "delivery unknown")
+			assert.NotContains(t, l.Error, "access_token")
+		} else {
+			assert.Equal(t, resultLine{OpenID: u, Status: "sent"}, l)
+		}
+	}
 	closed := results["closed"]
 	assert.Equal(t, "failed", closed.Status)
 	assert.Equal(t, 45015, closed.ErrCode)
@@ -303,7 +309,7 @@ func TestParseTemplateData(t *testing.T) {
 	t.Parallel()
 	data, err := parseTemplateData(`{"thing1":"shipped","time2":{"value":"06-01","color":"#173177"}}`)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]templateValue{"thing1": {Value: "shipped"}, "time2": {Value: "06-01", Color: "#173177"}}, data)
+	assert.Equal(t, map[string]kefu.TemplateValue{"thing1": {Value: "shipped"}, "time2": {Value: "06-01", Color: "#173177"}}, data)
 	for in, want := range map[string]string{
 		`{}`:                        "at least one key",
 		`null`:                      "want a JSON object",
@@ -336,4 +342,49 @@ func TestBroadcastLineProgress(t *testing.T) {
 	tl.add(kefu.SendResult{Index: 25, Status: kefu.StatusSkipped, Reason: "journal: sent"})
 	p.update(tl)
 	assert.Equal(t, "sent 25, failed 0, unknown 0, skipped 1 (26/100)\n", out.String())
+}
+
+// TestBroadcastFallback: recipients whose window is closed get the template
+// instead, once across resumed runs; they count as reached (exit 0), and a
+// template WeChat refuses as refused (exit 1).
+func TestBroadcastFallback(t *testing.T) {
+	t.Parallel()
+	srv, users := broadcastServer(t, "t", 3)
+	srv.AddUser("closed0")
+	srv.AddUser("closed1")
+	srv.AddTemplate("T1")
+	dir := t.TempDir()
+	to, journal, res := usersFile(t, dir, append(users, "closed0", "closed1")), filepath.Join(dir, "j"), filepath.Join(dir, "results.jsonl")
+	args := []string{"--to", to, "--text", "hi", "--journal", journal, "--results", res,
+		"--fallback-template", "T1", "--fallback-data", `{"thing1":"sale","time2":{"value":"06-01","color":"#173177"}}`}
+	r := broadcastIn(t, srv, "", args...)
+	require.Equal(t, exitOK, r.code, r)
+	assert.Equal(t, "sent 3, failed 2, unknown 0, skipped 0; fallback: sent 2", lastLine(r.stderr))
+	for _, u := range []string{"closed0", "closed1"} {
+		tpl := srv.Templates(u)
+		require.Len(t, tpl, 1, u)
+		assert.Equal(t, "T1", tpl[0].Message.TemplateID)
+		assert.Equal(t, kefu.TemplateValue{Value: "06-01", Color: "#173177"}, tpl[0].Message.Data["time2"])
+		assert.Len(t, tpl[0].Message.ClientMsgID, 32, "WeChat's idempotency key")
+		assert.Empty(t, srv.Messages(u))
+	}
+	l := readResults(t, res)["closed0"]
+	assert.Equal(t, "failed", l.Status)
+	assert.Equal(t, 45015, l.ErrCode)
+	require.NotNil(t, l.Fallback)
+	assert.Equal(t, "sent", l.Fallback.Status)
+
+	r = broadcastIn(t, srv, "", args...)
+	require.Equal(t, exitOK, r.code, r)
+	assert.Equal(t, "sent 0, failed 0, unknown 0, skipped 5 (in the journal already: sent 3, failed 2); fallback: skipped 2", lastLine(r.stderr))
+	assert.Len(t, srv.Templates("closed0"), 1, "the journal keeps the fallback from going twice")
+
+	srv.AddUser("closed2")
+	r = broadcastIn(t, srv, "closed2\n", "--to", "-", "--text", "hi", "--fallback-template", "T-unknown", "--fallback-data", `{"a":"b"}`)
+	assert.Equal(t, exitRefused, r.code, r)
+	assert.Equal(t, "sent 0, failed 1, unknown 0, skipped 0; fallback: failed 1", lastLine(r.stderr))
+
+	r = broadcastIn(t, srv, "closed2\n", "--to", "-", "--text", "hi", "--fallback-template", "T1", "--fallback-data", `{"a":{"value":"b","color":"red"}}`)
+	assert.Equal(t, exitUsage, r.code, r)
+	assert.Contains(t, r.stderr, "--fallback-template, --fallback-data: invalid message: data.a.color")
 }
