@@ -43,7 +43,7 @@ func startBroadcast(t *testing.T, srv *kefutest.Server, args ...string) *child {
 	t.Helper()
 	c := &child{exited: make(chan struct{})}
 	c.cmd = exec.Command(kefuBin, append([]string{"broadcast", "--base-url", srv.URL}, args...)...)
-	c.cmd.Env = append(baseEnv(), "KEFU_APPID="+srv.AppID, "KEFU_SECRET="+srv.AppSecret)
+	c.cmd.Env = append(baseEnv(), srvEnv(srv)...)
 	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
 	require.NoError(t, c.cmd.Start())
 	go func() {
@@ -55,6 +55,18 @@ func startBroadcast(t *testing.T, srv *kefutest.Server, args ...string) *child {
 		<-c.exited
 	})
 	return c
+}
+
+// srvEnv is the environment that hands srv's credentials to kefu.
+func srvEnv(srv *kefutest.Server) []string {
+	return []string{"KEFU_APPID=" + srv.AppID, "KEFU_SECRET=" + srv.AppSecret}
+}
+
+// broadcastRunChild runs "kefu broadcast --base-url URL args..." as a child
+// process to its end.
+func broadcastRunChild(t *testing.T, srv *kefutest.Server, args ...string) result {
+	t.Helper()
+	return kefuRun(t, "", srvEnv(srv), []string{srv.AppSecret}, append([]string{"broadcast", "--base-url", srv.URL}, args...)...)
 }
 
 // wait waits for the child to exit and returns its result.
@@ -172,8 +184,7 @@ func TestBroadcastCrash(t *testing.T) {
 				inject()
 			}
 
-			r = kefuRun(t, "", []string{"KEFU_APPID=" + srv.AppID, "KEFU_SECRET=" + srv.AppSecret}, []string{srv.AppSecret},
-				append([]string{"broadcast", "--base-url", srv.URL}, args...)...)
+			r = broadcastRunChild(t, srv, args...)
 			unknown := checkOnce(t, srv, users, journalEntries(t, journal))
 			// Items claimed and not yet answered when the process dies are
 			// unknown: up to 4 x concurrency (2 x concurrency claimers each
@@ -220,8 +231,7 @@ func TestBroadcastInterrupt(t *testing.T) {
 		assert.Contains(t, []kefu.JournalState{kefu.JournalSent, kefu.JournalReleased}, e.State, "%s: nothing is left unknown", e.Key)
 	}
 
-	r = kefuRun(t, "", []string{"KEFU_APPID=" + srv.AppID, "KEFU_SECRET=" + srv.AppSecret}, []string{srv.AppSecret},
-		append([]string{"broadcast", "--base-url", srv.URL}, args...)...)
+	r = broadcastRunChild(t, srv, args...)
 	require.Equal(t, exitOK, r.code, r)
 	assert.Equal(t, fmt.Sprintf("sent %d, failed 0, unknown 0, skipped %d (in the journal already: sent %d)", notAttempted, sent, sent),
 		lastLine(r.stderr))
