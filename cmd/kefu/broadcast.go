@@ -39,21 +39,26 @@ share one broadcast: each recipient gets the message once. Do not use
 
 Progress goes to stderr: a bar on a terminal, else a line every 2 s and
 every 10%. At the end one line sums up: sent, failed (refused by WeChat),
-unknown, skipped (already in the journal, or no window), and not attempted
-(the run stopped first). --results FILE writes one JSON line per recipient:
+unknown, skipped (already in the journal), and not attempted (the run
+stopped first). --results FILE writes one JSON line per recipient:
 {"openid","status","errcode","msgid"} and "reason" or "error" when there is
 one; --json prints the summary as JSON on stdout. Ctrl-C stops the run:
 the sends in flight finish and are journalled first.
 
-Exit codes: 0 every recipient was sent the message (or skipped: it was
-sent before, or has no window to send in); otherwise the worst of 3 (some
+--fallback-template ID sends that template message, with the data of
+--fallback-data, to each recipient WeChat refuses for a closed window or a
+spent quota (45015, 45047); its client_msg_id, WeChat's idempotency key, is
+the same in a resumed run.
+
+Exit codes: 0 every recipient was sent the message, now or in an earlier
+run of the journal, or the fallback template; otherwise the worst of 3 (some
 unknown), 1 (some refused by WeChat, e.g. 45015: outside the window), 4
 (some not sent: not attempted, invalid, or a network failure before the
 request was written). A recipient skipped for the journal counts as the
 journal has it (sent 0, failed 1, unknown 3), so that a resumed run ends
 with the code of the whole broadcast. 2: a usage error, or a journal
 written for another message; 130: interrupted (run again to resume).
---timeout does not bound the run, only its calls to WeChat.
+--timeout does not apply: the run goes on until done or interrupted.
 `
 
 // broadcastCommand is "kefu broadcast": one message to many users.

@@ -388,3 +388,20 @@ func TestBroadcastFallback(t *testing.T) {
 	assert.Equal(t, exitUsage, r.code, r)
 	assert.Contains(t, r.stderr, "--fallback-template, --fallback-data: invalid message: data.a.color")
 }
+
+// TestBroadcastBar: on a terminal the progress is a bar with the counts,
+// the rate and the count done, cleared at the end for the summary.
+func TestBroadcastBar(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	p := newBar(&out, 4)
+	tl := newTally(4)
+	for i, s := range []kefu.SendStatus{kefu.StatusSent, kefu.StatusFailed, kefu.StatusSent, kefu.StatusUnknown} {
+		tl.add(kefu.SendResult{Index: i, Status: s})
+		p.update(tl)
+	}
+	p.done()
+	assert.Contains(t, out.String(), "sent 2, failed 1, unknown 1, skipped 0")
+	assert.Contains(t, out.String(), "(4/4")
+	assert.Contains(t, out.String(), "msg/s")
+}
