@@ -13,6 +13,9 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/kefu-go/kefu/redisstore"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kefu-go/kefu"
 )
 
@@ -227,7 +230,18 @@ func checkFallback(fb *templateFallback, users []string) error {
 }
 
 // shared are the options of a run shared through Redis (--redis): its
-// journal and its rate.
-func (b *broadcastRun) shared(context.Context, *env) ([]kefu.BulkOption, func() error, error) {
-	return nil, nil, usagef("--redis is not available yet: this kefu's redisstore has no shared journal")
+// journal (one per --run-id: each recipient is claimed by one process) and
+// its rate (a bucket in Redis: --rate is the whole run's, not each
+// process's). KEFU_REDIS_PASSWORD is the password, if any.
+func (b *broadcastRun) shared(ctx context.Context, e *env) ([]kefu.BulkOption, func() error, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: b.redisAddr, Password: e.getenv("KEFU_REDIS_PASSWORD")})
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("--redis %s: %w", b.redisAddr, err)
+	}
+	opts := []kefu.BulkOption{kefu.BulkJournal(redisstore.NewJournal(rdb, b.runID))}
+	if b.rate > 0 {
+		opts = append(opts, kefu.BulkLimiter(redisstore.NewLimiter(rdb, b.runID+"/send", b.rate)))
+	}
+	return opts, rdb.Close, nil
 }

@@ -240,9 +240,11 @@ func TestBroadcastInterrupt(t *testing.T) {
 }
 
 // TestBroadcastRate: --rate 200 over 3,000 recipients: no second of the
-// fake's request log (its real clock) holds more than 201 sends (a token
-// bucket of one: 200 a second, and the first at once). The log keeps the
-// latest 1000 requests, so it is read every second during the run.
+// fake's request log (its real clock) holds more than the bucket allows:
+// 200 a second, the first at once, and the sends granted just before the
+// second began and still on their way when it did (at most one per sender:
+// the default --concurrency is 4). The log keeps the latest 1000 requests,
+// so it is read every second during the run.
 func TestBroadcastRate(t *testing.T) {
 	t.Parallel()
 	const n, rate = 3000, 200
@@ -300,7 +302,7 @@ func TestBroadcastRate(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r)
 	total := 0
 	for sec, c := range perSecond {
-		assert.LessOrEqual(t, c, rate+1, "second %d", sec)
+		assert.LessOrEqual(t, c, rate+1+4, "second %d", sec)
 		total += c
 	}
 	assert.Equal(t, n, total, "every send was seen in the log")
