@@ -192,7 +192,7 @@ func (s *Server) messages(openID string) ([]kefu.Message, []bool) {
 		passive []bool
 	)
 	for _, e := range u.conv {
-		if e.body == nil {
+		if e.kind != EntrySent && e.kind != EntryPassive {
 			continue
 		}
 		var m kefu.Message
