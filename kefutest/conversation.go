@@ -130,6 +130,7 @@ func (s *Server) Conversation(openID string) []Entry {
 // recordPush records that the user did m at now, before the service hears
 // of it: a window opens as Interact opens it, an unsubscribe unfollows.
 func (s *Server) recordPush(m *callback.Message, now time.Time) {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.user(m.FromUserName)
@@ -148,6 +149,7 @@ func (s *Server) recordPush(m *callback.Message, now time.Time) {
 // UnavailableText.
 func (s *Server) recordOutcome(openID string, res *PushResult) {
 	now := s.Now()
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.user(openID)

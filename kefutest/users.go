@@ -67,6 +67,7 @@ func (s *Server) user(openID string) *user {
 // A follower without a window cannot be sent anything (45015) until
 // Interact.
 func (s *Server) AddUser(openID string) {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).following = true
@@ -82,6 +83,7 @@ func (s *Server) Interact(openID string, a Action) {
 	if _, ok := a.Rule(); !ok {
 		panic("kefutest: unknown " + a.String())
 	}
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).interact(a, now, s.cfg.miniProgram)
@@ -121,6 +123,7 @@ func moreLeft(a, b int) int {
 // new): sends and Typing answer 45015, and its windows close. Interact or
 // AddUser makes it a follower again.
 func (s *Server) Unfollow(openID string) {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).unfollow()
