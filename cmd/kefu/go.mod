@@ -1,8 +1,9 @@
 module github.com/kefu-go/kefu/cmd/kefu
 
-go 1.23.0
+go 1.25.0
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/kefu-go/kefu v0.1.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
@@ -11,7 +12,11 @@ require (
 )
 
 require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.16.0 // indirect
+	golang.org/x/time v0.12.0 // indirect
 )
+
