@@ -209,7 +209,7 @@ func inboxFake(t *testing.T, opts ...kefutest.ServerOption) *kefutest.Server {
 
 // echoService starts a callback service (callback.NewHandler) that answers
 // a text with "re: " and it, and fails on "fail"; the fake pushes to it.
-func echoService(t *testing.T) *kefutest.Server {
+func echoService(t *testing.T, opts ...kefutest.ServerOption) *kefutest.Server {
 	t.Helper()
 	const token, appID, secret = "inboxToken1", "wxinbox0123456789", "inbox-secret-0123"
 	h, err := callback.NewHandler(callback.Config{Token: token, AppID: appID}, func(_ context.Context, m *callback.Message) (callback.Reply, error) {
@@ -227,7 +227,8 @@ func echoService(t *testing.T) *kefutest.Server {
 		ts.Close()
 		require.NoError(t, h.Close(context.Background()))
 	})
-	return inboxFake(t, kefutest.WithApp(appID, secret), kefutest.WithCallback(ts.URL+"/wx", token, "", kefutest.ModePlain))
+	return inboxFake(t, append([]kefutest.ServerOption{kefutest.WithApp(appID, secret),
+		kefutest.WithCallback(ts.URL+"/wx", token, "", kefutest.ModePlain)}, opts...)...)
 }
 
 func TestInboxShowsSendsLive(t *testing.T) {
@@ -340,4 +341,52 @@ func TestKefuFakeInbox(t *testing.T) {
 	status, _ := f.admin(t, http.MethodPost, "/kefutest/interact", `{"openid":"o-new","action":"Follow"}`)
 	require.Equal(t, http.StatusOK, status)
 	tb.waitText("#users", "o-new")
+}
+
+// TestInboxScreenshot makes docs/inbox.png, the README's picture of the
+// inbox, when KEFU_UPDATE_SCREENSHOT=1; otherwise it skips.
+func TestInboxScreenshot(t *testing.T) {
+	if os.Getenv("KEFU_UPDATE_SCREENSHOT") != "1" {
+		t.Skip("KEFU_UPDATE_SCREENSHOT=1 makes docs/inbox.png")
+	}
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	srv := echoService(t, kefutest.WithFrozenClock(at))
+	ctx := context.Background()
+	c := srv.Client(kefu.WithRetry(kefu.RetryPolicy{MaxAttempts: 1}))
+	srv.AddUser("o-carol")
+	srv.Interact("o-bob", kefutest.Payment)
+	srv.Advance(3 * time.Minute)
+	_, err := srv.Say("o-alice", "Hello, has my order shipped?")
+	require.NoError(t, err)
+	srv.Advance(time.Minute)
+	for _, m := range []*kefu.Message{
+		kefu.NewText("o-alice", `Yes! Track it here: <a href="https://example.com/orders/42">order #42</a>`).From("kf01@shop"),
+		kefu.NewMsgMenu("o-alice", kefu.MsgMenu{HeadContent: "Was this helpful?", List: []kefu.MenuItem{{ID: "101", Content: "Yes, thanks"}, {ID: "102", Content: "No"}}}),
+	} {
+		_, err := c.Send(ctx, m)
+		require.NoError(t, err)
+	}
+	_, err = srv.PushMenuTap("o-alice", "101", "Yes, thanks")
+	require.NoError(t, err)
+	srv.Advance(2 * time.Minute) // the tap's window closes; the message's has 3 left
+	up, err := c.UploadMedia(ctx, kefu.MediaImage, "receipt-42.png", strings.NewReader("\x89PNG"))
+	require.NoError(t, err)
+	for i, m := range []*kefu.Message{kefu.NewImage("o-alice", up.MediaID), kefu.NewText("o-alice", "Here is your receipt."),
+		kefu.NewText("o-alice", "Have a nice day!"), kefu.NewText("o-alice", "One more thing…")} {
+		_, err = c.Send(ctx, m)
+		if i < 3 {
+			require.NoError(t, err)
+		}
+	}
+	srv.Interact("o-dave", kefutest.UserMessage)
+	require.NoError(t, c.Typing(ctx, "o-dave"))
+	tb := openInbox(t, srv.URL, "/?openid=o-alice")
+	tb.do(chromedp.EmulateViewport(1280, 960))
+	tb.waitText("#conversation", "refused: errcode 45047")
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	name := filepath.Join("..", "..", "docs", "inbox.png")
+	require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o755))
+	require.NoError(t, os.WriteFile(name, png, 0o644))
+	t.Logf("wrote %s (%d bytes)", name, len(png))
 }
