@@ -231,11 +231,18 @@ func echoService(t *testing.T, opts ...kefutest.ServerOption) *kefutest.Server {
 		kefutest.WithCallback(ts.URL+"/wx", token, "", kefutest.ModePlain)}, opts...)...)
 }
 
+// openUser opens the inbox on the conversation of openID, who just wrote to
+// the account (5 messages in 48 h).
+func openUser(t *testing.T, srv *kefutest.Server, openID string) *tab {
+	t.Helper()
+	srv.Interact(openID, kefutest.UserMessage)
+	return openInbox(t, srv.URL, "/?openid="+openID)
+}
+
 func TestInboxShowsSendsLive(t *testing.T) {
 	t.Parallel()
 	srv := inboxFake(t)
-	srv.Interact("o1", kefutest.UserMessage)
-	tb := openInbox(t, srv.URL, "/?openid=o1")
+	tb := openUser(t, srv, "o1")
 	tb.waitText("#users", "UserMessage: 5 left")
 
 	_, err := srv.Client().Send(context.Background(), kefu.NewText("o1", "hello from Go").From("kf01@shop"))
@@ -266,8 +273,7 @@ func TestInboxTypesAsTheUser(t *testing.T) {
 func TestInboxTapsAMenuItem(t *testing.T) {
 	t.Parallel()
 	srv := echoService(t)
-	srv.Interact("o1", kefutest.UserMessage)
-	tb := openInbox(t, srv.URL, "/?openid=o1")
+	tb := openUser(t, srv, "o1")
 	menu := kefu.NewMsgMenu("o1", kefu.MsgMenu{HeadContent: "Happy?", List: []kefu.MenuItem{{ID: "101", Content: "Yes"}, {ID: "102", Content: "No"}}})
 	_, err := srv.Client().Send(context.Background(), menu)
 	require.NoError(t, err)
@@ -281,8 +287,7 @@ func TestInboxTapsAMenuItem(t *testing.T) {
 func TestInboxClockClosesTheWindow(t *testing.T) {
 	t.Parallel()
 	srv := inboxFake(t)
-	srv.Interact("o1", kefutest.UserMessage)
-	tb := openInbox(t, srv.URL, "/?openid=o1")
+	tb := openUser(t, srv, "o1")
 	tb.waitText("#conversation .head", "UserMessage: 5 left")
 	tb.do(chromedp.Click(chromedp.CSS(`button[data-advance="86400"]`)))
 	tb.waitText("#conversation .head", "(in 23h")
