@@ -35,7 +35,8 @@ const (
 	// EntryRefused: the send endpoint refused a customer-service message
 	// for the user (Entry.Message, what was sent; Entry.Code, WeChat's
 	// errcode: 45015 no open window or not following, 45047 the windows'
-	// quota used up, or a content check's). The user saw nothing.
+	// quota used up, or a content check's). The user saw nothing. A user's
+	// conversation keeps the latest 100.
 	EntryRefused
 )
 

@@ -2,6 +2,7 @@ package kefutest
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,13 +47,26 @@ func (s *Server) send(body []byte) reply {
 	return okReply()
 }
 
+// maxRefused bounds the refused sends a user's conversation keeps: the
+// latest ones, so that a flood of refused sends is held in bounded memory.
+const maxRefused = 100
+
 // refuse answers errcode code to a send of body to openID, recording the
 // refusal in the user's conversation when the user is known (WeChat's
-// refusals then show where they happened).
+// refusals then show where they happened), dropping the oldest one kept
+// past maxRefused.
 func (s *Server) refuse(openID string, body []byte, code int, now time.Time) reply {
-	if u, ok := s.users[openID]; ok {
-		u.conv = append(u.conv, entry{kind: EntryRefused, at: now, body: append([]byte(nil), body...), code: code})
+	u, ok := s.users[openID]
+	if !ok {
+		return errReply(code)
 	}
+	if u.refused == maxRefused {
+		i := slices.IndexFunc(u.conv, func(e entry) bool { return e.kind == EntryRefused })
+		u.conv = slices.Delete(u.conv, i, i+1)
+	} else {
+		u.refused++
+	}
+	u.conv = append(u.conv, entry{kind: EntryRefused, at: now, body: append([]byte(nil), body...), code: code})
 	return errReply(code)
 }
 

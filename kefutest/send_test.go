@@ -198,3 +198,19 @@ func TestRefusedSendsInConversation(t *testing.T) {
 	assert.Len(t, srv.Messages("alice"), 3, "Messages shows what the user saw only")
 	assert.Nil(t, srv.Conversation("nobody"), "an unknown user is not registered by a refusal")
 }
+
+func TestRefusedSendsKeptAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t)
+	srv.AddUser("alice")
+	w := rawClient(t, srv)
+	tok := w.token()
+	for i := range 105 {
+		a := w.send(tok, fmt.Sprintf(`{"touser":"alice","msgtype":"text","text":{"content":"n%d"}}`, i))
+		require.Equal(t, 45015, a.ErrCode)
+	}
+	conv := srv.Conversation("alice")
+	require.Len(t, conv, 100)
+	assert.Equal(t, "n5", conv[0].Message.Text.Content, "the oldest went first")
+	assert.Equal(t, "n104", conv[99].Message.Text.Content)
+}

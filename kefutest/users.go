@@ -48,6 +48,7 @@ type user struct {
 	lastExchange time.Time          // the last user action or message sent
 	typingUntil  time.Time          // end of the typing state
 	conv         []entry            // pushes, messages sent and replies, in order
+	refused      int                // the EntryRefused entries in conv, at most maxRefused
 }
 
 // user returns the user with openID, registering it if new. s.mu must be held.
