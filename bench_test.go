@@ -240,3 +240,30 @@ func BenchmarkSendWindows(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkSendHooks: one goroutine sending with every hook set but doing
+// nothing, against the same client without hooks as the baseline:
+// cpu-ratio is the hooks' cost (target: at most 1.02).
+func BenchmarkSendHooks(b *testing.B) {
+	e := newBenchEnv(b)
+	nop := Hooks{
+		Call: func(ctx context.Context, _ CallInfo) (context.Context, func(CallEnd)) {
+			return ctx, func(CallEnd) {}
+		},
+		Attempt: func(ctx context.Context, _ AttemptInfo) (context.Context, func(AttemptEnd)) {
+			return ctx, func(AttemptEnd) {}
+		},
+		Token:  func(context.Context, TokenEvent) {},
+		Window: func(context.Context, WindowEvent) {},
+		Bulk:   func(context.Context, BulkEvent) {},
+	}
+	hooked, err := NewClient(e.tokens, WithBaseURL(e.url), WithHooks(nop))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(hooked.CloseIdleConnections)
+	e.compare(b, 1, e.sendKefu, func() error {
+		_, err := hooked.Send(context.Background(), e.msg)
+		return err
+	})
+}

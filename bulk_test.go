@@ -321,13 +321,16 @@ func TestSendAllBadInput(t *testing.T) {
 }
 
 // TestSendAllRate: at BulkRate(200), no second of the fake's request log
-// holds more sends than the bucket allows (200, and the one it starts with).
+// holds more sends than the bucket allows: 200, the one it starts with,
+// and the few granted just before the second began that were still on
+// their way (at most one per sender).
 func TestSendAllRate(t *testing.T) {
 	t.Parallel()
 	srv := kefutest.NewServer(kefutest.WithAdminAPI()) // real time: the log's seconds are real
 	t.Cleanup(srv.Close)
 	ids := users(srv, 300)
-	results, err := collect(t, srv.Client(), texts(ids, "news"), kefu.BulkRate(200), kefu.BulkConcurrency(16))
+	const senders = 4
+	results, err := collect(t, srv.Client(), texts(ids, "news"), kefu.BulkRate(200), kefu.BulkConcurrency(senders))
 	require.NoError(t, err)
 	assert.Equal(t, 300, countStatus(results)[kefu.StatusSent])
 
@@ -345,6 +348,89 @@ func TestSendAllRate(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, len(perSecond), 2, "300 sends at 200/s take more than a second")
 	for sec, n := range perSecond {
-		assert.LessOrEqual(t, n, 201, "second %d", sec)
+		assert.LessOrEqual(t, n, 201+senders, "second %d", sec)
+	}
+}
+
+// TestSendAllTemplateFallback: recipients outside their window get exactly
+// one template message, even when the template's answer is dropped and
+// retried, and across a resumed run.
+func TestSendAllTemplateFallback(t *testing.T) {
+	t.Parallel()
+	srv := newBulkFake(t)
+	srv.AddTemplate("TPL1")
+	open := users(srv, 2)
+	closed := []string{"c1", "c2", "c3"}
+	for _, id := range closed {
+		srv.AddUser(id)
+	}
+	srv.DropNext(kefutest.PathTemplateSend, 1) // one template answer is lost: retried with the same client_msg_id
+	fb := kefu.TemplateFallback("run-42", func(m *kefu.Message) *kefu.TemplateMessage {
+		return &kefu.TemplateMessage{TemplateID: "TPL1", Data: map[string]kefu.TemplateValue{"thing1": {Value: m.Text.Content}}}
+	})
+	all := append(slices.Clone(open), closed...)
+	path := filepath.Join(t.TempDir(), "run.journal")
+	run := func() map[int]kefu.SendResult {
+		j, err := kefu.OpenJournal(path)
+		require.NoError(t, err)
+		defer j.Close()
+		results, err := collect(t, srv.Client(), texts(all, "your order shipped"), kefu.BulkJournal(j), kefu.BulkFallback(fb))
+		require.NoError(t, err)
+		return results
+	}
+	results := run()
+	for _, r := range results {
+		if slices.Contains(closed, r.OpenID) {
+			require.NotNil(t, r.Fallback, r.OpenID)
+			assert.Equal(t, kefu.StatusSent, r.Fallback.Status, "%v", r.Fallback.Err)
+		}
+	}
+	assert.Equal(t, 4, srv.Calls(kefutest.PathTemplateSend), "3 templates, one retried after its answer was lost")
+	run() // resumed: nothing twice
+	for _, id := range closed {
+		tpls := srv.Templates(id)
+		require.Len(t, tpls, 1, id)
+		assert.Equal(t, "your order shipped", tpls[0].Message.Data["thing1"].Value)
+	}
+	for _, id := range open {
+		assert.Empty(t, srv.Templates(id))
+		assert.Len(t, srv.Messages(id), 1)
+	}
+}
+
+// TestSendAllPausesUntilRefresh: with the fake's per-minute limit, 45011
+// pauses the run for quota/get's refresh_second, then it goes on.
+func TestSendAllPausesUntilRefresh(t *testing.T) {
+	t.Parallel()
+	srv := newBulkFake(t)
+	ids := users(srv, 12)
+	srv.Advance(20 * time.Second)
+	srv.SetRateLimit(kefutest.PathSend, 5)
+	fs := &fakeSleep{srv: srv}
+	results, err := collect(t, srv.Client(), texts(ids, "news"), kefu.BulkConcurrency(1), kefu.BulkClock(srv.Now, fs.sleep))
+	require.NoError(t, err)
+	assert.Equal(t, 12, countStatus(results)[kefu.StatusSent])
+	exactlyOnce(t, srv, ids, nil)
+	require.Len(t, fs.pauses, 2, "5 a minute: two pauses for 12")
+	assert.Equal(t, 40*time.Second, fs.pauses[0], "refresh_second: the rest of the minute")
+	assert.Equal(t, time.Minute, fs.pauses[1])
+}
+
+// TestSendAllKeepsQuota: BulkKeepQuota stops before the day's remain falls
+// below what is kept for replies.
+func TestSendAllKeepsQuota(t *testing.T) {
+	t.Parallel()
+	srv := newBulkFake(t)
+	ids := users(srv, 10)
+	srv.SetDailyQuota(kefutest.PathSend, 8)
+	results, err := collect(t, srv.Client(), texts(ids, "news"), kefu.BulkKeepQuota(3), kefu.BulkConcurrency(1))
+	require.NoError(t, err)
+	st := countStatus(results)
+	assert.Equal(t, 5, st[kefu.StatusSent])
+	assert.Equal(t, 5, st[kefu.StatusNotAttempted])
+	for _, r := range results {
+		if r.Status == kefu.StatusNotAttempted {
+			assert.ErrorIs(t, r.Err, kefu.ErrQuotaKept)
+		}
 	}
 }

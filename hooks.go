@@ -172,10 +172,10 @@ func (c *Client) callHooked(ctx context.Context, r *request) error {
 	start := time.Now()
 	err := c.doCall(hctx, r)
 	if end != nil {
-		ce := CallEnd{Class: classOf(outDone, err), ErrCode: codeOf(err), Attempts: r.attempts, Duration: time.Since(start), Err: err}
+		ce := CallEnd{Class: classOf(outDone, err), Attempts: r.attempts, Duration: time.Since(start), Err: err}
 		var api *APIError
 		if errors.As(err, &api) {
-			ce.RequestID = api.RequestID
+			ce.ErrCode, ce.RequestID = api.Code, api.RequestID
 		}
 		end(ce)
 	}
@@ -209,7 +209,7 @@ func (c *Client) bulkHook(ctx context.Context, res SendResult) {
 	if h == nil || h.Bulk == nil {
 		return
 	}
-	ev := BulkEvent{Status: res.Status, ErrCode: codeOf(res.Err)}
+	ev := BulkEvent{Status: res.Status, ErrCode: apiCode(res.Err)}
 	if h.IncludeOpenID {
 		ev.OpenID = res.OpenID
 	}

@@ -77,6 +77,9 @@ type Config struct {
 	// WeChat's retries and clock make ages unreliable.
 	MaxAge time.Duration
 
+	// Hooks, when set, receive each POST's start and end (kefuotel).
+	Hooks *Hooks
+
 	// Logger receives one record per refused request, failed or late
 	// handler; nil logs nothing. No token, key or message content is
 	// logged.
@@ -230,11 +233,18 @@ type request struct {
 	json    bool      // the body was JSON: so is the reply
 	crypter *Crypter  // the key that decrypted it; nil when plain
 	msg     *Message
+	end     RequestEnd // for the hooks
 }
 
 func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request) {
 	req := &request{q: parseQuery(r.URL.RawQuery), arrived: h.cfg.Now(), started: time.Now()}
+	ctx, end := h.hookStart(r.Context())
+	if end != nil {
+		r = r.WithContext(ctx)
+		defer func() { end(h.ended(req)) }()
+	}
 	if status, err := h.admit(r, req); err != nil {
+		req.end = RequestEnd{Status: status, Outcome: OutcomeRefused, Err: err}
 		h.refuse(w, status, err)
 		return
 	}

@@ -29,10 +29,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, req *request)
 			return
 		}
 		if !h.await(f, deadline) {
+			req.end = RequestEnd{Status: http.StatusOK, Outcome: OutcomeDuplicate, Duplicate: true}
 			h.writeSuccess(w)
 			return
 		}
 		if !f.failed {
+			req.end = RequestEnd{Status: http.StatusOK, Outcome: OutcomeDuplicate, Duplicate: true}
 			h.answer(w, req, f.reply)
 			return
 		}
@@ -65,11 +67,13 @@ func (h *Handler) await(f *flight, deadline time.Time) bool {
 // its reply then goes out late (sendLate) and ServeHTTP returns after it.
 func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key string, f *flight, deadline time.Time) {
 	if !h.claim(r.Context(), key) {
+		req.end = RequestEnd{Status: http.StatusOK, Outcome: OutcomeSuccess, Duplicate: true}
 		h.flights.end(key, f, nil, false, h.cfg.Now())
 		h.writeSuccess(w)
 		return
 	}
 	if !h.start() {
+		req.end = RequestEnd{Status: http.StatusServiceUnavailable, Outcome: OutcomeClosing}
 		h.release(key)
 		h.flights.end(key, f, nil, true, h.cfg.Now())
 		http.Error(w, "closing", http.StatusServiceUnavailable)
@@ -80,11 +84,13 @@ func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key
 	defer cancel()
 	h.track(ctx, req.msg)
 	stop := context.AfterFunc(ctx, func() { h.giveUp(w, req, f) })
+	ran := time.Now()
 	reply, err := h.call(ctx, req.msg)
 	if err == nil && reply != nil {
 		err = reply.passive().check(req.msg)
 	}
 	late := !f.state.CompareAndSwap(running, inTime)
+	req.end = outcomeOf(reply, err, late, time.Since(ran))
 	if late {
 		f.awaitGiveUp()
 	} else {
@@ -107,6 +113,20 @@ func (h *Handler) lead(w http.ResponseWriter, r *http.Request, req *request, key
 		h.flights.end(key, f, reply, false, h.cfg.Now())
 		h.answer(w, req, reply)
 	}
+}
+
+// outcomeOf describes how a handler's run ended.
+func outcomeOf(reply Reply, err error, late bool, took time.Duration) RequestEnd {
+	e := RequestEnd{Status: http.StatusOK, Outcome: OutcomeSuccess, HandlerTime: took, Err: err}
+	switch {
+	case late:
+		e.Outcome = OutcomeLate
+	case err != nil:
+		e.Status, e.Outcome = http.StatusInternalServerError, OutcomeFailed
+	case reply != nil:
+		e.Outcome = OutcomeReplied
+	}
+	return e
 }
 
 // giveUp answers "success" for a handler still running at the end of its
