@@ -120,3 +120,50 @@ func TestFileJournalGroupCommit(t *testing.T) {
 	defer j.Close()
 	assert.Len(t, j.Entries(), 640)
 }
+
+// TestFileJournalAfterACrash: a journal never closed (the process died)
+// ends in the zeros written ahead; it reads back every synced claim, and
+// what a crash left past the first zero (pages written out of order) is
+// cleared, never read as a line later.
+func TestFileJournalAfterACrash(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	for _, k := range []string{"a", "b"} {
+		_, ok, err := j.Claim(context.Background(), Claim{Key: k, Hash: "h", At: time.Unix(1, 0)})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, int64(journalChunk), fi.Size(), "space written ahead")
+	// The process dies: no Close. A stale line sits past a zero.
+	stale := []byte(`{"key":"c","hash":"h","state":"sent","at":"2026-01-01T00:00:00Z"}` + "\n")
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt(stale, 4096)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	j2, err := OpenJournal(path)
+	require.NoError(t, err)
+	e := j2.Entries()
+	assert.Len(t, e, 2)
+	assert.NotContains(t, e, "c", "nothing read past the first zero")
+	_, ok, err := j2.Claim(context.Background(), Claim{Key: "d", Hash: "h", At: time.Unix(2, 0)})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, j2.Close())
+	j.f.Close() // the dead process's descriptor
+
+	j3, err := OpenJournal(path)
+	require.NoError(t, err)
+	defer j3.Close()
+	e = j3.Entries()
+	assert.Len(t, e, 3)
+	assert.NotContains(t, e, "c", "the stale line was cleared, not resurrected")
+	fi, err = os.Stat(path)
+	require.NoError(t, err)
+	assert.Less(t, fi.Size(), int64(1000), "Close cut the space ahead off")
+}
