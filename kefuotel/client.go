@@ -194,7 +194,7 @@ func (t *Telemetry) window(ctx context.Context, e kefu.WindowEvent) {
 // bulk records one result of SendAll.
 func (t *Telemetry) bulk(ctx context.Context, e kefu.BulkEvent) {
 	attrs := make([]attribute.KeyValue, 0, 2)
-	attrs = append(attrs, AttrBulkStatus.String(string(e.Status)))
+	attrs = append(attrs, AttrBulkStatus.String(e.Status.String()))
 	if e.ErrCode != 0 {
 		attrs = append(attrs, AttrErrCode.Int(e.ErrCode))
 	}

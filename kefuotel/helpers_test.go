@@ -30,6 +30,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type recorder struct {
 	spans  *tracetest.SpanRecorder
 	reader *sdkmetric.ManualReader
+	tp     *sdktrace.TracerProvider
 	tel    *kefuotel.Telemetry
 }
 
@@ -44,7 +45,7 @@ func newRecorder(t *testing.T, opts ...kefuotel.Option) *recorder {
 	})
 	tel, err := kefuotel.New(append([]kefuotel.Option{kefuotel.WithTracerProvider(tp), kefuotel.WithMeterProvider(mp)}, opts...)...)
 	require.NoError(t, err)
-	r.tel = tel
+	r.tel, r.tp = tel, tp
 	return r
 }
 
@@ -169,6 +170,17 @@ func (r *recorder) recorded(t *testing.T) []string {
 			for _, set := range pointSets(m) {
 				kvs(set.ToSlice())
 			}
+		}
+	}
+	return out
+}
+
+// allPointSets returns the attribute sets of every metric's points.
+func allPointSets(rm metricdata.ResourceMetrics) []attribute.Set {
+	var out []attribute.Set
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			out = append(out, pointSets(m)...)
 		}
 	}
 	return out

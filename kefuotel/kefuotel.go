@@ -2,7 +2,6 @@ package kefuotel
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 
@@ -83,12 +82,10 @@ func WithOpenID() Option {
 // without user info, query or fragment.
 func WithBaseURL(base string) Option {
 	return func(c *config) error {
+		// The error does not quote base: it may hold a credential.
 		u, err := url.Parse(base)
-		if err != nil {
-			return fmt.Errorf("kefuotel: WithBaseURL: %w", err)
-		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("kefuotel: WithBaseURL: %q is not an http(s) URL without user info, query or fragment", base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return errors.New("kefuotel: WithBaseURL: not an absolute http or https URL without user info, query or fragment")
 		}
 		c.base = base
 		return nil
