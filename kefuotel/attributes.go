@@ -10,7 +10,7 @@ const (
 	AttrMsgType          attribute.Key = "wechat.msgtype"                  // a send's or a callback's msgtype
 	AttrEvent            attribute.Key = "wechat.event"                    // a callback event's Event
 	AttrOpenID           attribute.Key = "wechat.openid"                   // the user, on spans only, with WithOpenID
-	AttrResult           attribute.Key = "kefu.result"                     // a call's or attempt's kefu.ResultClass; ok or error for a token fetch
+	AttrResult           attribute.Key = "kefu.result"                     // a call's kefu.ResultClass (an attempt's on its metrics); ok or error for a token fetch
 	AttrRetryCount       attribute.Key = "kefu.retry.count"                // attempts after a call's first
 	AttrDeliveryUnknown  attribute.Key = "kefu.delivery_unknown"           // the call may have been delivered (kefu.ErrDeliveryUnknown)
 	AttrRetry            attribute.Key = "kefu.retry"                      // another attempt follows this one

@@ -2,7 +2,7 @@ package kefuotel
 
 import (
 	"context"
-	"strconv"
+	"slices"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -31,70 +31,157 @@ func (t *Telemetry) ClientHooks() kefu.Hooks {
 	}
 }
 
-// call starts a call's span.
-func (t *Telemetry) call(ctx context.Context, c kefu.CallInfo) (context.Context, func(kefu.CallEnd)) {
-	attrs := make([]attribute.KeyValue, 0, 3)
-	attrs = append(attrs, semconv.URLTemplate(c.Path))
-	if c.MsgType != "" {
-		attrs = append(attrs, AttrMsgType.String(string(c.MsgType)))
-	}
-	if c.OpenID != "" {
-		attrs = append(attrs, AttrOpenID.String(c.OpenID))
-	}
-	ctx, span := t.tracer.Start(ctx, CallSpanPrefix+c.Path, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	ctx = context.WithValue(ctx, callKey{}, &callState{path: c.Path})
-	return ctx, func(e kefu.CallEnd) { t.callEnd(ctx, span, c, e) }
+// clientCaches are what calls and attempts with the same key share.
+type clientCaches struct {
+	callNames      *cache[string, string]
+	attemptStarts  *cache[attemptStartKey, spanStart]
+	callMetrics    *cache[callMetricKey, measures]
+	attemptMetrics *cache[attemptMetricKey, measures]
 }
 
-// callKey is the context key of a call's callState.
-type callKey struct{}
+func (t *Telemetry) newClientCaches() clientCaches {
+	return clientCaches{
+		callNames:      newCache(func(path string) string { return CallSpanPrefix + path }),
+		attemptStarts:  newCache(t.attemptStart),
+		callMetrics:    newCache(callMeasures),
+		attemptMetrics: newCache(attemptMeasures),
+	}
+}
 
-// callState counts the attempts of a call at its path: AttemptInfo.N
-// counts those the retry policy limits, not the one after a token
-// refresh, but http.request.resend_count counts every one.
-type callState struct {
-	path string
+// spanStart is a span's name and start options.
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+// measures are a measurement's options: its attribute set.
+type measures struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+func newMeasures(counted, timed attribute.Set) measures {
+	return measures{add: []metric.AddOption{metric.WithAttributeSet(counted)}, rec: []metric.RecordOption{metric.WithAttributeSet(timed)}}
+}
+
+// callStart is the start of every call's span: its attributes are all set
+// at its end, in one go (each SetAttributes after the start copies the
+// span's attributes once more).
+var callStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
+type attemptStartKey struct{ method, path string }
+
+func (t *Telemetry) attemptStart(k attemptStartKey) spanStart {
+	// The attributes the HTTP conventions ask for when the span starts;
+	// url.template is on the call's span and the metrics.
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(k.method),
+		semconv.URLFull(t.base + k.path), // the hooks never see the query, which holds the token
+	}
+	attrs = append(attrs, t.server...)
+	return spanStart{name: k.method + " " + k.path, opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}}
+}
+
+type callMetricKey struct {
+	path    string
+	msgType kefu.MsgType
+	class   kefu.ResultClass
+	errCode int
+}
+
+func callMeasures(k callMetricKey) measures {
+	path, result := semconv.URLTemplate(k.path), AttrResult.String(string(k.class))
+	counted := []attribute.KeyValue{path, result}
+	if k.errCode != 0 {
+		counted = append(counted, AttrErrCode.Int(k.errCode))
+	}
+	if k.msgType != "" {
+		counted = append(counted, AttrMsgType.String(string(k.msgType)))
+	}
+	return newMeasures(attribute.NewSet(counted...), attribute.NewSet(path, result))
+}
+
+type attemptMetricKey struct {
+	path   string
+	class  kefu.ResultClass
+	retry  bool
+	status int
+}
+
+func attemptMeasures(k attemptMetricKey) measures {
+	path, result := semconv.URLTemplate(k.path), AttrResult.String(string(k.class))
+	counted := []attribute.KeyValue{path, result, AttrRetry.Bool(k.retry)}
+	if k.status != 0 {
+		counted = append(counted, semconv.HTTPResponseStatusCode(k.status))
+	}
+	return newMeasures(attribute.NewSet(counted...), attribute.NewSet(path, result))
+}
+
+// callCtx is a call's context: the span's, and what the call's attempts
+// and its end need.
+type callCtx struct {
+	context.Context
+	t    *Telemetry
+	span trace.Span
+	info kefu.CallInfo
+	// sent counts the attempts at the call's path: AttemptInfo.N counts
+	// those the retry policy limits, not the one after a token refresh,
+	// but http.request.resend_count counts every one.
 	sent atomic.Int32
 }
 
-// resends returns how many attempts a call made at a's path before a: the
-// call's count, or a.N-1 outside a call (a token source's own fetch).
-func resends(ctx context.Context, a kefu.AttemptInfo) int {
-	if st, ok := ctx.Value(callKey{}).(*callState); ok && st.path == a.Path {
-		return int(st.sent.Add(1)) - 1
+// callKey is the context key of a callCtx.
+type callKey struct{}
+
+func (c *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return c
 	}
-	return a.N - 1
+	return c.Context.Value(key)
 }
 
-// callEnd ends a call's span and records its metrics.
-func (t *Telemetry) callEnd(ctx context.Context, span trace.Span, c kefu.CallInfo, e kefu.CallEnd) {
-	result := AttrResult.String(string(e.Class))
-	if span.IsRecording() {
-		span.SetAttributes(result, AttrRetryCount.Int(max(e.Attempts-1, 0)), AttrDeliveryUnknown.Bool(e.Class == kefu.ResultUnknown))
-		if e.ErrCode != 0 {
-			span.SetAttributes(AttrErrCode.Int(e.ErrCode))
-		}
-		if e.RequestID != "" {
-			span.SetAttributes(AttrRequestID.String(e.RequestID))
-		}
-		if e.Class != kefu.ResultOK {
-			span.SetAttributes(semconv.ErrorTypeKey.String(string(e.Class)))
-			span.SetStatus(codes.Error, describe(e.Err, e.Class))
-		}
-	}
-	span.End()
+// call starts a call's span.
+func (t *Telemetry) call(ctx context.Context, c kefu.CallInfo) (context.Context, func(kefu.CallEnd)) {
+	ctx, span := t.tracer.Start(ctx, t.caches.callNames.get(c.Path), callStart...)
+	cc := &callCtx{Context: ctx, t: t, span: span, info: c}
+	return cc, cc.end
+}
 
-	path := semconv.URLTemplate(c.Path)
-	counted := make([]attribute.KeyValue, 0, 4)
-	counted = append(counted, path, result)
+// end ends a call's span and records its metrics.
+func (c *callCtx) end(e kefu.CallEnd) {
+	if c.span.IsRecording() {
+		c.span.SetAttributes(c.endAttrs(e)...)
+		if e.Class != kefu.ResultOK {
+			c.span.SetStatus(codes.Error, describe(e.Err, e.Class))
+		}
+	}
+	c.span.End()
+	m := c.t.caches.callMetrics.get(callMetricKey{c.info.Path, c.info.MsgType, e.Class, e.ErrCode})
+	c.t.inst.calls.Add(c, 1, m.add...)
+	c.t.inst.callTime.Record(c, e.Duration.Seconds(), m.rec...)
+}
+
+// endAttrs are the attributes of a call's span.
+func (c *callCtx) endAttrs(e kefu.CallEnd) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs = append(attrs, semconv.URLTemplate(c.info.Path), AttrResult.String(string(e.Class)),
+		AttrRetryCount.Int(max(e.Attempts-1, 0)), AttrDeliveryUnknown.Bool(e.Class == kefu.ResultUnknown))
+	if c.info.MsgType != "" {
+		attrs = append(attrs, AttrMsgType.String(string(c.info.MsgType)))
+	}
+	if c.info.OpenID != "" {
+		attrs = append(attrs, AttrOpenID.String(c.info.OpenID))
+	}
 	if e.ErrCode != 0 {
-		counted = append(counted, AttrErrCode.Int(e.ErrCode))
+		attrs = append(attrs, AttrErrCode.Int(e.ErrCode))
 	}
-	if c.MsgType != "" {
-		counted = append(counted, AttrMsgType.String(string(c.MsgType)))
+	if e.RequestID != "" {
+		attrs = append(attrs, AttrRequestID.String(e.RequestID))
 	}
-	t.inst.calls.Add(ctx, 1, metric.WithAttributes(counted...))
-	t.inst.callTime.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(path, result))
+	if e.Class != kefu.ResultOK {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(string(e.Class)))
+	}
+	return attrs
 }
 
 // describe is a span status's description: the error (kefu's errors hold
@@ -106,61 +193,58 @@ func describe(err error, class kefu.ResultClass) string {
 	return string(class)
 }
 
+// resends returns how many attempts a call made at a's path before a: the
+// call's count, or a.N-1 outside a call (a token source's own fetch).
+func resends(ctx context.Context, a kefu.AttemptInfo) int {
+	if cc, ok := ctx.Value(callKey{}).(*callCtx); ok && cc.info.Path == a.Path {
+		return int(cc.sent.Add(1)) - 1
+	}
+	return a.N - 1
+}
+
 // attempt starts an HTTP attempt's span.
 func (t *Telemetry) attempt(ctx context.Context, a kefu.AttemptInfo) (context.Context, func(kefu.AttemptEnd)) {
-	attrs := make([]attribute.KeyValue, 0, 6)
-	attrs = append(attrs,
-		semconv.HTTPRequestMethodKey.String(a.Method),
-		semconv.URLFull(t.base+a.Path), // the hooks never see the query, which holds the token
-		semconv.URLTemplate(a.Path))
-	attrs = append(attrs, t.server...)
+	st := t.caches.attemptStarts.get(attemptStartKey{a.Method, a.Path})
+	opts := st.opts
 	if n := resends(ctx, a); n > 0 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(n))
+		opts = append(slices.Clip(opts), trace.WithAttributes(semconv.HTTPRequestResendCount(n)))
 	}
-	ctx, span := t.tracer.Start(ctx, a.Method+" "+a.Path, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	return ctx, func(e kefu.AttemptEnd) { t.attemptEnd(ctx, span, a, e) }
+	ctx, span := t.tracer.Start(ctx, st.name, opts...)
+	return ctx, func(e kefu.AttemptEnd) { t.attemptEnd(ctx, span, a.Path, e) }
 }
 
 // attemptEnd ends an attempt's span and records its metrics.
-func (t *Telemetry) attemptEnd(ctx context.Context, span trace.Span, a kefu.AttemptInfo, e kefu.AttemptEnd) {
-	result := AttrResult.String(string(e.Class))
-	retry := AttrRetry.Bool(e.Retry)
-	status := semconv.HTTPResponseStatusCode(e.Status)
+func (t *Telemetry) attemptEnd(ctx context.Context, span trace.Span, path string, e kefu.AttemptEnd) {
 	if span.IsRecording() {
-		span.SetAttributes(result, retry)
-		if e.Status != 0 {
-			span.SetAttributes(status)
-		}
-		if e.ErrCode != 0 {
-			span.SetAttributes(AttrErrCode.Int(e.ErrCode))
-		}
-		if e.Retry {
-			span.SetAttributes(AttrBackoff.Float64(e.Backoff.Seconds()))
-		}
+		span.SetAttributes(attemptEndAttrs(e)...)
 		if e.Class != kefu.ResultOK {
-			span.SetAttributes(semconv.ErrorTypeKey.String(errorType(e)))
 			span.SetStatus(codes.Error, string(e.Class))
 		}
 	}
 	span.End()
-
-	path := semconv.URLTemplate(a.Path)
-	counted := make([]attribute.KeyValue, 0, 4)
-	counted = append(counted, path, result, retry)
-	if e.Status != 0 {
-		counted = append(counted, status)
-	}
-	t.inst.attempts.Add(ctx, 1, metric.WithAttributes(counted...))
-	t.inst.attemptTime.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(path, result))
+	m := t.caches.attemptMetrics.get(attemptMetricKey{path, e.Class, e.Retry, e.Status})
+	t.inst.attempts.Add(ctx, 1, m.add...)
+	t.inst.attemptTime.Record(ctx, e.Duration.Seconds(), m.rec...)
 }
 
-// errorType is an attempt's error.type: the HTTP status from 400, else its
-// class.
-func errorType(e kefu.AttemptEnd) string {
-	if e.Status >= 400 {
-		return strconv.Itoa(e.Status)
+// attemptEndAttrs are the attributes an attempt's span gets at its end:
+// as few as the conventions allow, for the span's cost (a successful
+// attempt gets only its status).
+func attemptEndAttrs(e kefu.AttemptEnd) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 5)
+	if e.Status != 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(e.Status))
 	}
-	return string(e.Class)
+	if e.ErrCode != 0 {
+		attrs = append(attrs, AttrErrCode.Int(e.ErrCode))
+	}
+	if e.Retry {
+		attrs = append(attrs, AttrRetry.Bool(true), AttrBackoff.Float64(e.Backoff.Seconds()))
+	}
+	if e.Class != kefu.ResultOK {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(string(e.Class)))
+	}
+	return attrs
 }
 
 // token records a token fetch, as an event of the span in ctx too.
@@ -173,8 +257,9 @@ func (t *Telemetry) token(ctx context.Context, e kefu.TokenEvent) {
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent(EventTokenRefresh, trace.WithAttributes(reason, result))
 	}
-	t.inst.tokens.Add(ctx, 1, metric.WithAttributes(reason, result))
-	t.inst.tokenTime.Record(ctx, e.Duration.Seconds(), metric.WithAttributes(reason, result))
+	set := metric.WithAttributes(reason, result)
+	t.inst.tokens.Add(ctx, 1, set)
+	t.inst.tokenTime.Record(ctx, e.Duration.Seconds(), set)
 }
 
 // window records a local window refusal, as an event of the span in ctx

@@ -28,6 +28,7 @@ type Telemetry struct {
 	includeOpenID bool
 	base          string               // url.full's base: scheme and host, no query
 	server        []attribute.KeyValue // server.address and server.port
+	caches        clientCaches
 }
 
 // config is what the Options set.
@@ -119,6 +120,7 @@ func New(opts ...Option) (*Telemetry, error) {
 		includeOpenID: cfg.includeOpenID,
 	}
 	t.setBase(cfg.base)
+	t.caches = t.newClientCaches()
 	return t, nil
 }
 
