@@ -265,17 +265,14 @@ func runFault(t *testing.T, row kefutest.FaultCase, p kefu.RetryPolicy) (res fau
 // it recorded; with a debug logger on, it checks that no issued token nor
 // the app secret shows in the error or the logs.
 func TestFaultMatrix(t *testing.T) {
-	policies := []struct {
-		name string
-		p    kefu.RetryPolicy
-	}{
-		{"default", kefutest.FastRetry()},
-		{"RetryUnknown", func() kefu.RetryPolicy { p := kefutest.FastRetry(); p.RetryUnknown = true; return p }()},
-	}
 	var results []faultResult
 	for _, row := range kefutest.FaultCases() {
-		for _, pol := range policies {
-			out := row.Outcome(pol.p.RetryUnknown)
+		for _, retryUnknown := range []bool{false, true} {
+			pol := struct {
+				name string
+				p    kefu.RetryPolicy
+			}{map[bool]string{false: "default", true: "RetryUnknown"}[retryUnknown], kefutest.FaultPolicy(retryUnknown)}
+			out := row.Outcome(retryUnknown)
 			want := wantOf(out)
 			t.Run(row.Name+"/"+pol.name, func(t *testing.T) {
 				res, secrets, shown, err := runFault(t, row, pol.p)

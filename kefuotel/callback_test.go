@@ -65,99 +65,91 @@ func post(t *testing.T, target string, body []byte) int {
 // no openid without WithOpenID.
 func TestCallbackSpans(t *testing.T) {
 	t.Parallel()
-	for _, withOpenID := range []bool{false, true} {
-		t.Run(fmt.Sprintf("WithOpenID=%v", withOpenID), func(t *testing.T) {
-			t.Parallel()
-			var opts []kefuotel.Option
-			if withOpenID {
-				opts = append(opts, kefuotel.WithOpenID())
-			}
-			rec := newRecorder(t, opts...)
-			var parents sync.Map // message content -> the span the HandlerFunc ran in
-			h, err := callback.NewHandler(callback.Config{Token: callbackToken, Hooks: rec.tel.CallbackHooks()},
-				func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
-					parents.Store(m.Content+m.Event, trace.SpanContextFromContext(ctx))
-					if m.Content == "fail" {
-						return nil, errors.New("handler failed on secret content")
-					}
-					return callback.ReplyText("ok"), nil
-				})
-			require.NoError(t, err)
-			var last lastPush
-			hs := httptest.NewServer(last.wrap(h))
-			defer hs.Close()
-			defer func() { assert.NoError(t, h.Close(context.Background())) }()
-			defer hs.Client().CloseIdleConnections()
-			defer http.DefaultClient.CloseIdleConnections()
-			srv := kefutest.NewServer(kefutest.WithCallback(hs.URL, callbackToken, "", kefutest.ModePlain))
-			defer srv.Close()
-
-			_, err = srv.Say("o-cb", "hello there")
-			require.NoError(t, err)
-			assert.Equal(t, http.StatusOK, last.replay(t, hs.URL), "WeChat's retry")
-			_, err = srv.Say("o-cb", "fail")
-			require.NoError(t, err)
-			_, err = srv.PushFollow("o-cb", "")
-			require.NoError(t, err)
-			bad := url.Values{"signature": {"0000"}, "timestamp": {"1"}, "nonce": {"2"}}
-			assert.Equal(t, http.StatusForbidden, post(t, hs.URL+"?"+bad.Encode(), []byte("<xml></xml>")))
-
-			spans := rec.named(kefuotel.CallbackSpan)
-			byOutcome := map[string][]map[string]string{}
-			for _, s := range spans {
-				assert.Equal(t, trace.SpanKindServer, s.SpanKind())
-				a := attrs(s)
-				o := a[kefuotel.AttrOutcome].AsString()
-				byOutcome[o] = append(byOutcome[o], map[string]string{
-					"msgtype": a[kefuotel.AttrMsgType].AsString(), "event": a[kefuotel.AttrEvent].AsString(),
-					"status": a["http.response.status_code"].String(), "duplicate": a[kefuotel.AttrDuplicate].String(),
-					"sigfail": a[kefuotel.AttrSignatureFailure].String(), "code": s.Status().Code.String(),
-					"openid": a[kefuotel.AttrOpenID].AsString(), "handler": fmt.Sprint(a[kefuotel.AttrHandlerDuration].AsFloat64() > 0),
-				})
-			}
-			openID := ""
-			if withOpenID {
-				openID = "o-cb"
-			}
-			assert.Equal(t, []map[string]string{
-				{"msgtype": "text", "event": "", "status": "200", "duplicate": "false", "sigfail": "false", "code": "Unset", "openid": openID, "handler": "true"},
-				{"msgtype": "event", "event": "subscribe", "status": "200", "duplicate": "false", "sigfail": "false", "code": "Unset", "openid": openID, "handler": "true"},
-			}, byOutcome["replied"])
-			assert.Equal(t, []map[string]string{
-				{"msgtype": "text", "event": "", "status": "200", "duplicate": "true", "sigfail": "false", "code": "Unset", "openid": openID, "handler": "false"},
-			}, byOutcome["duplicate"])
-			require.NotEmpty(t, byOutcome["failed"])
-			assert.Equal(t, map[string]string{"msgtype": "text", "event": "", "status": "500", "duplicate": "false", "sigfail": "false",
-				"code": "Error", "openid": openID, "handler": "true"}, byOutcome["failed"][0])
-			assert.Equal(t, []map[string]string{
-				{"msgtype": "", "event": "", "status": "403", "duplicate": "false", "sigfail": "true", "code": "Unset", "openid": "", "handler": "false"},
-			}, byOutcome["refused"], "a 4xx leaves the server span's status unset")
-
-			for _, key := range []string{"hello there", "fail", "subscribe"} {
-				sc, ok := parents.Load(key)
-				if assert.True(t, ok, key) {
-					assert.True(t, sc.(trace.SpanContext).IsValid(), "%s: the HandlerFunc runs in the callback's span", key)
+	withOpenIDs(t, func(t *testing.T, withOpenID bool, rec *recorder) {
+		var parents sync.Map // message content -> the span the HandlerFunc ran in
+		h, err := callback.NewHandler(callback.Config{Token: callbackToken, Hooks: rec.tel.CallbackHooks()},
+			func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
+				parents.Store(m.Content+m.Event, trace.SpanContextFromContext(ctx))
+				if m.Content == "fail" {
+					return nil, errors.New("handler failed on secret content")
 				}
-			}
+				return callback.ReplyText("ok"), nil
+			})
+		require.NoError(t, err)
+		var last lastPush
+		hs := httptest.NewServer(last.wrap(h))
+		defer hs.Close()
+		defer func() { assert.NoError(t, h.Close(context.Background())) }()
+		defer hs.Client().CloseIdleConnections()
+		defer http.DefaultClient.CloseIdleConnections()
+		srv := kefutest.NewServer(kefutest.WithCallback(hs.URL, callbackToken, "", kefutest.ModePlain))
+		defer srv.Close()
 
-			rm := rec.collect(t)
-			text := kefuotel.AttrMsgType.String("text")
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricCallbacks, text, kefuotel.AttrOutcome.String("replied")))
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricCallbacks, text, kefuotel.AttrOutcome.String("duplicate")))
-			assert.Equal(t, int64(len(byOutcome["failed"])), sum(rm, kefuotel.MetricCallbacks, text, kefuotel.AttrOutcome.String("failed")))
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricCallbacks, kefuotel.AttrMsgType.String("event"), kefuotel.AttrEvent.String("subscribe")))
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricCallbacks, kefuotel.AttrOutcome.String("refused")))
-			assert.Equal(t, int64(len(spans)), sum(rm, kefuotel.MetricCallbacks))
-			assert.Equal(t, uint64(2+len(byOutcome["failed"])), count(rm, kefuotel.MetricCallbackDuration), "the handler's runs timed")
+		_, err = srv.Say("o-cb", "hello there")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, last.replay(t, hs.URL), "WeChat's retry")
+		_, err = srv.Say("o-cb", "fail")
+		require.NoError(t, err)
+		_, err = srv.PushFollow("o-cb", "")
+		require.NoError(t, err)
+		bad := url.Values{"signature": {"0000"}, "timestamp": {"1"}, "nonce": {"2"}}
+		assert.Equal(t, http.StatusForbidden, post(t, hs.URL+"?"+bad.Encode(), []byte("<xml></xml>")))
 
-			for _, s := range rec.recorded(t) {
-				assert.NotContains(t, s, "hello there", "no message content")
-				assert.NotContains(t, s, "secret content", "no handler error")
-				assert.NotContains(t, s, callbackToken)
-				if !withOpenID {
-					assert.NotContains(t, s, "o-cb")
-				}
+		spans := rec.named(kefuotel.CallbackSpan)
+		byOutcome := map[string][]map[string]string{}
+		for _, s := range spans {
+			assert.Equal(t, trace.SpanKindServer, s.SpanKind())
+			a := attrs(s)
+			o := a[kefuotel.AttrOutcome].AsString()
+			byOutcome[o] = append(byOutcome[o], map[string]string{
+				"msgtype": a[kefuotel.AttrMsgType].AsString(), "event": a[kefuotel.AttrEvent].AsString(),
+				"status": a["http.response.status_code"].String(), "duplicate": a[kefuotel.AttrDuplicate].String(),
+				"sigfail": a[kefuotel.AttrSignatureFailure].String(), "code": s.Status().Code.String(),
+				"openid": a[kefuotel.AttrOpenID].AsString(), "handler": fmt.Sprint(a[kefuotel.AttrHandlerDuration].AsFloat64() > 0),
+			})
+		}
+		openID := ""
+		if withOpenID {
+			openID = "o-cb"
+		}
+		assert.Equal(t, []map[string]string{
+			{"msgtype": "text", "event": "", "status": "200", "duplicate": "false", "sigfail": "false", "code": "Unset", "openid": openID, "handler": "true"},
+			{"msgtype": "event", "event": "subscribe", "status": "200", "duplicate": "false", "sigfail": "false", "code": "Unset", "openid": openID, "handler": "true"},
+		}, byOutcome["replied"])
+		assert.Equal(t, []map[string]string{
+			{"msgtype": "text", "event": "", "status": "200", "duplicate": "true", "sigfail": "false", "code": "Unset", "openid": openID, "handler": "false"},
+		}, byOutcome["duplicate"])
+		require.NotEmpty(t, byOutcome["failed"])
+		assert.Equal(t, map[string]string{"msgtype": "text", "event": "", "status": "500", "duplicate": "false", "sigfail": "false",
+			"code": "Error", "openid": openID, "handler": "true"}, byOutcome["failed"][0])
+		assert.Equal(t, []map[string]string{
+			{"msgtype": "", "event": "", "status": "403", "duplicate": "false", "sigfail": "true", "code": "Unset", "openid": "", "handler": "false"},
+		}, byOutcome["refused"], "a 4xx leaves the server span's status unset")
+
+		for _, key := range []string{"hello there", "fail", "subscribe"} {
+			sc, ok := parents.Load(key)
+			if assert.True(t, ok, key) {
+				assert.True(t, sc.(trace.SpanContext).IsValid(), "%s: the HandlerFunc runs in the callback's span", key)
 			}
-		})
-	}
+		}
+
+		rm := rec.collect(t)
+		text := kefuotel.AttrMsgType.String("text")
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricCallbacks, text, kefuotel.AttrOutcome.String("replied")))
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricCallbacks, text, kefuotel.AttrOutcome.String("duplicate")))
+		assert.Equal(t, int64(len(byOutcome["failed"])), total(rm, kefuotel.MetricCallbacks, text, kefuotel.AttrOutcome.String("failed")))
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricCallbacks, kefuotel.AttrMsgType.String("event"), kefuotel.AttrEvent.String("subscribe")))
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricCallbacks, kefuotel.AttrOutcome.String("refused")))
+		assert.Equal(t, int64(len(spans)), total(rm, kefuotel.MetricCallbacks))
+		assert.Equal(t, int64(2+len(byOutcome["failed"])), total(rm, kefuotel.MetricCallbackDuration), "the handler's runs timed")
+
+		for _, s := range rec.recorded(t) {
+			assert.NotContains(t, s, "hello there", "no message content")
+			assert.NotContains(t, s, "secret content", "no handler error")
+			assert.NotContains(t, s, callbackToken)
+			if !withOpenID {
+				assert.NotContains(t, s, "o-cb")
+			}
+		}
+	})
 }

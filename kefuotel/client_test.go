@@ -30,93 +30,85 @@ func texts(openIDs ...string) iter.Seq[*kefu.Message] {
 // spans only with WithOpenID, never on a metric.
 func TestClientEvents(t *testing.T) {
 	t.Parallel()
-	for _, withOpenID := range []bool{false, true} {
-		t.Run(fmt.Sprintf("WithOpenID=%v", withOpenID), func(t *testing.T) {
-			t.Parallel()
-			var opts []kefuotel.Option
-			if withOpenID {
-				opts = append(opts, kefuotel.WithOpenID())
-			}
-			rec := newRecorder(t, opts...)
-			srv := kefutest.NewServer()
-			defer srv.Close()
-			srv.Interact("o1", kefutest.UserMessage)
-			srv.AddUser("closed")
-			tr := kefu.NewWindowTracker(nil, kefu.WithTrackerClock(srv.Now))
-			c := srv.Client(kefu.WithHooks(rec.tel.ClientHooks()))
-			defer c.CloseIdleConnections()
-			tracked := srv.Client(kefu.WithHooks(rec.tel.ClientHooks()), kefu.WithWindows(tr))
-			defer tracked.CloseIdleConnections()
-			ctx := context.Background()
+	withOpenIDs(t, func(t *testing.T, withOpenID bool, rec *recorder) {
+		srv := kefutest.NewServer()
+		defer srv.Close()
+		srv.Interact("o1", kefutest.UserMessage)
+		srv.AddUser("closed")
+		tr := kefu.NewWindowTracker(nil, kefu.WithTrackerClock(srv.Now))
+		c := srv.Client(kefu.WithHooks(rec.tel.ClientHooks()))
+		defer c.CloseIdleConnections()
+		tracked := srv.Client(kefu.WithHooks(rec.tel.ClientHooks()), kefu.WithWindows(tr))
+		defer tracked.CloseIdleConnections()
+		ctx := context.Background()
 
-			_, err := c.Send(ctx, kefu.NewText("o1", "hi"))
+		_, err := c.Send(ctx, kefu.NewText("o1", "hi"))
+		require.NoError(t, err)
+		srv.RotateTokens() // the next send meets 40001: a rejected token's refresh
+		_, err = c.Send(ctx, kefu.NewText("o1", "hi"))
+		require.NoError(t, err)
+
+		// The tracker saw "closed" unfollow: a local refusal, in the
+		// caller's span.
+		require.NoError(t, tr.Observe(ctx, "closed", kefu.ActionScan, srv.Now()))
+		require.NoError(t, tr.Unfollow(ctx, "closed", srv.Now()))
+		parent, span := rec.tp.Tracer("test").Start(ctx, "caller")
+		_, err = tracked.Send(parent, kefu.NewText("closed", "hi"))
+		require.ErrorIs(t, err, kefu.ErrOutsideWindow)
+		span.End()
+
+		for res, err := range c.SendAll(ctx, texts("o1", "closed"), kefu.BulkConcurrency(1)) {
 			require.NoError(t, err)
-			srv.RotateTokens() // the next send meets 40001: a rejected token's refresh
-			_, err = c.Send(ctx, kefu.NewText("o1", "hi"))
-			require.NoError(t, err)
+			_ = res
+		}
 
-			// The tracker saw "closed" unfollow: a local refusal, in the
-			// caller's span.
-			require.NoError(t, tr.Observe(ctx, "closed", kefu.ActionScan, srv.Now()))
-			require.NoError(t, tr.Unfollow(ctx, "closed", srv.Now()))
-			parent, span := rec.tp.Tracer("test").Start(ctx, "caller")
-			_, err = tracked.Send(parent, kefu.NewText("closed", "hi"))
-			require.ErrorIs(t, err, kefu.ErrOutsideWindow)
-			span.End()
+		rm := rec.collect(t)
+		reason := func(r kefu.TokenReason) attribute.KeyValue { return kefuotel.AttrTokenReason.String(string(r)) }
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricTokenRefreshes, reason(kefu.TokenCold)), "a cold fetch (the tracked client refused before it needed a token)")
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricTokenRefreshes, reason(kefu.TokenRejected)))
+		assert.Equal(t, int64(2), total(rm, kefuotel.MetricTokenDuration))
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricWindowRefusals, kefuotel.AttrErrCode.Int(45015)))
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricBulkResults, kefuotel.AttrBulkStatus.String("sent")))
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricBulkResults, kefuotel.AttrBulkStatus.String("failed"), kefuotel.AttrErrCode.Int(45015)))
+		assert.Equal(t, int64(3), total(rm, kefuotel.MetricCalls, kefuotel.AttrResult.String("ok")), "two sends and one of SendAll's")
+		assert.Equal(t, int64(1), total(rm, kefuotel.MetricCalls, kefuotel.AttrResult.String("refused"), kefuotel.AttrErrCode.Int(45015)))
 
-			for res, err := range c.SendAll(ctx, texts("o1", "closed"), kefu.BulkConcurrency(1)) {
-				require.NoError(t, err)
-				_ = res
-			}
+		caller := rec.named("caller")
+		require.Len(t, caller, 1)
+		require.Len(t, caller[0].Events(), 1, "the refusal is an event of the caller's span")
+		ev := caller[0].Events()[0]
+		assert.Equal(t, kefuotel.EventWindowRefused, ev.Name)
+		assert.Contains(t, ev.Attributes, kefuotel.AttrErrCode.Int(45015))
+		assert.Equal(t, withOpenID, contains(ev.Attributes, kefuotel.AttrOpenID.String("closed")))
+		assert.Empty(t, rec.childrenOf(caller[0], sendSpan), "a local refusal makes no call")
 
-			rm := rec.collect(t)
-			reason := func(r kefu.TokenReason) attribute.KeyValue { return kefuotel.AttrTokenReason.String(string(r)) }
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricTokenRefreshes, reason(kefu.TokenCold)), "a cold fetch (the tracked client refused before it needed a token)")
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricTokenRefreshes, reason(kefu.TokenRejected)))
-			assert.Equal(t, uint64(2), count(rm, kefuotel.MetricTokenDuration))
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricWindowRefusals, kefuotel.AttrErrCode.Int(45015)))
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricBulkResults, kefuotel.AttrBulkStatus.String("sent")))
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricBulkResults, kefuotel.AttrBulkStatus.String("failed"), kefuotel.AttrErrCode.Int(45015)))
-			assert.Equal(t, int64(3), sum(rm, kefuotel.MetricCalls, kefuotel.AttrResult.String("ok")), "two sends and one of SendAll's")
-			assert.Equal(t, int64(1), sum(rm, kefuotel.MetricCalls, kefuotel.AttrResult.String("refused"), kefuotel.AttrErrCode.Int(45015)))
-
-			caller := rec.named("caller")
-			require.Len(t, caller, 1)
-			require.Len(t, caller[0].Events(), 1, "the refusal is an event of the caller's span")
-			ev := caller[0].Events()[0]
-			assert.Equal(t, kefuotel.EventWindowRefused, ev.Name)
-			assert.Contains(t, ev.Attributes, kefuotel.AttrErrCode.Int(45015))
-			assert.Equal(t, withOpenID, contains(ev.Attributes, kefuotel.AttrOpenID.String("closed")))
-			assert.Empty(t, rec.childrenOf(caller[0], sendSpan), "a local refusal makes no call")
-
-			var refreshes []string
-			for _, s := range rec.named(sendSpan) {
-				for _, e := range s.Events() {
-					if e.Name == kefuotel.EventTokenRefresh {
-						refreshes = append(refreshes, fmt.Sprint(e.Attributes))
-					}
-				}
-				a := attrs(s)
-				id, ok := a[kefuotel.AttrOpenID]
-				assert.Equal(t, withOpenID, ok, "the openid on the call span only with WithOpenID")
-				if ok {
-					assert.Contains(t, []string{"o1", "closed"}, id.AsString())
+		var refreshes []string
+		for _, s := range rec.named(sendSpan) {
+			for _, e := range s.Events() {
+				if e.Name == kefuotel.EventTokenRefresh {
+					refreshes = append(refreshes, fmt.Sprint(e.Attributes))
 				}
 			}
-			assert.Len(t, refreshes, 2, "the cold fetch and the rejected token's refresh are events of the calls that made them")
+			a := attrs(s)
+			id, ok := a[kefuotel.AttrOpenID]
+			assert.Equal(t, withOpenID, ok, "the openid on the call span only with WithOpenID")
+			if ok {
+				assert.Contains(t, []string{"o1", "closed"}, id.AsString())
+			}
+		}
+		assert.Len(t, refreshes, 2, "the cold fetch and the rejected token's refresh are events of the calls that made them")
 
-			for _, s := range rec.recorded(t) {
-				if !withOpenID {
-					assert.NotContains(t, s, "closed")
-					assert.NotContains(t, s, "=o1")
-				}
+		for _, s := range rec.recorded(t) {
+			if !withOpenID {
+				assert.NotContains(t, s, "closed")
+				assert.NotContains(t, s, "=o1")
 			}
-			for _, set := range allPointSets(rm) {
-				_, ok := set.Value(kefuotel.AttrOpenID)
-				assert.False(t, ok, "never an openid on a metric")
-			}
-		})
-	}
+		}
+		for _, set := range allPointSets(rm) {
+			_, ok := set.Value(kefuotel.AttrOpenID)
+			assert.False(t, ok, "never an openid on a metric")
+		}
+	})
 }
 
 func contains(kvs []attribute.KeyValue, want attribute.KeyValue) bool {

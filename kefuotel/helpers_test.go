@@ -105,39 +105,41 @@ func has(set attribute.Set, want []attribute.KeyValue) bool {
 	return true
 }
 
-// sum adds the counter name's points whose attributes hold want.
-func sum(rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) int64 {
-	m, ok := find(rm, name)
-	if !ok {
-		return 0
-	}
+// total adds, over the points of the metric called name whose attributes
+// hold want, a counter's values or a histogram's counts.
+func total(rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) int64 {
+	m, _ := find(rm, name)
 	var n int64
-	if s, ok := m.Data.(metricdata.Sum[int64]); ok {
-		for _, p := range s.DataPoints {
+	switch d := m.Data.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
 			if has(p.Attributes, want) {
 				n += p.Value
+			}
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			if has(p.Attributes, want) {
+				n += int64(p.Count)
 			}
 		}
 	}
 	return n
 }
 
-// count adds the counts of the histogram name's points whose attributes
-// hold want.
-func count(rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) uint64 {
-	m, ok := find(rm, name)
-	if !ok {
-		return 0
-	}
-	var n uint64
-	if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
-		for _, p := range h.DataPoints {
-			if has(p.Attributes, want) {
-				n += p.Count
+// withOpenIDs runs test with and without WithOpenID, in parallel, on a
+// recorder of its own each time.
+func withOpenIDs(t *testing.T, test func(t *testing.T, withOpenID bool, rec *recorder)) {
+	for _, withOpenID := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithOpenID=%v", withOpenID), func(t *testing.T) {
+			t.Parallel()
+			var opts []kefuotel.Option
+			if withOpenID {
+				opts = append(opts, kefuotel.WithOpenID())
 			}
-		}
+			test(t, withOpenID, newRecorder(t, opts...))
+		})
 	}
-	return n
 }
 
 // recorded lists every string recorded: span names, status descriptions,

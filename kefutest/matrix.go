@@ -25,8 +25,9 @@ const FaultDeadline = 100 * time.Millisecond
 // FaultCase is one row of the fault matrix. To run it:
 //
 //  1. start a new Server and Interact(FaultUser, Payment);
-//  2. build a token source and a client on it with kefu.WithRetry(FastRetry())
-//     (Want), or FastRetry() with RetryUnknown set (WantRetryUnknown);
+//  2. build a token source and a client on it with
+//     kefu.WithRetry(FaultPolicy(false)) (Want) or FaultPolicy(true)
+//     (WantRetryUnknown);
 //  3. unless Cold, fetch a token from the source (the server then has
 //     issued exactly one);
 //  4. call Setup;
@@ -54,6 +55,14 @@ type FaultCase struct {
 	// Want is the outcome under FastRetry(); WantRetryUnknown the outcome
 	// under FastRetry() with RetryUnknown set.
 	Want, WantRetryUnknown FaultOutcome
+}
+
+// FaultPolicy is the retry policy of the fault matrix: FastRetry(), with
+// RetryUnknown set to retryUnknown.
+func FaultPolicy(retryUnknown bool) kefu.RetryPolicy {
+	p := FastRetry()
+	p.RetryUnknown = retryUnknown
+	return p
 }
 
 // Outcome returns Want, or WantRetryUnknown when retryUnknown is set.
