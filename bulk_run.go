@@ -42,35 +42,24 @@ func (r *bulkRun) run(ctx context.Context, msgs iter.Seq[*Message], yield func(S
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Two stages: 2 x BulkConcurrency claimers validate and journal items
-	// ahead of BulkConcurrency senders, so that claims' fsyncs overlap other
-	// items' sends and each fsync serves many claims (at most 3 x
-	// BulkConcurrency items are claimed and not yet sent at a time: a crash
-	// leaves those unknown, and a resumed run does not resend them by
-	// default).
+	// Each worker claims an item right before sending it: a claim is on
+	// disk (or in Redis) before its message goes out, and a crash leaves at
+	// most BulkConcurrency items claimed without an outcome (reported
+	// unknown, not resent by default), nearly all of them really in flight.
+	// Claiming ahead of the senders would be faster, but every item claimed
+	// and not yet sent would be lost to "unknown" by a crash.
 	items := make(chan bulkItem)
-	ready := make(chan claimed, r.cfg.concurrency)
-	var claimers, senders sync.WaitGroup
-	for i := range 2 * r.cfg.concurrency {
-		claimers.Add(1)
+	var workers sync.WaitGroup
+	for range r.cfg.concurrency {
+		workers.Add(1)
 		go func() {
-			defer claimers.Done()
+			defer workers.Done()
 			for it := range items {
-				if c, ok := r.prepare(ctx, it); ok {
-					ready <- c
-				} else {
-					r.results <- c.res
+				c, ok := r.prepare(ctx, it)
+				if ok {
+					c.res = r.send(ctx, c)
 				}
-			}
-		}()
-		if i%2 == 1 {
-			continue
-		}
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for c := range ready {
-				r.results <- r.send(ctx, c)
+				r.results <- c.res
 			}
 		}()
 	}
@@ -79,9 +68,7 @@ func (r *bulkRun) run(ctx context.Context, msgs iter.Seq[*Message], yield func(S
 		r.feed(ctx, msgs, items)
 	}()
 	go func() {
-		claimers.Wait()
-		close(ready)
-		senders.Wait()
+		workers.Wait()
 		close(r.results)
 	}()
 	stopped := false

@@ -321,13 +321,16 @@ func TestSendAllBadInput(t *testing.T) {
 }
 
 // TestSendAllRate: at BulkRate(200), no second of the fake's request log
-// holds more sends than the bucket allows (200, and the one it starts with).
+// holds more sends than the bucket allows: 200, the one it starts with,
+// and the few granted just before the second began that were still on
+// their way (at most one per sender).
 func TestSendAllRate(t *testing.T) {
 	t.Parallel()
 	srv := kefutest.NewServer(kefutest.WithAdminAPI()) // real time: the log's seconds are real
 	t.Cleanup(srv.Close)
 	ids := users(srv, 300)
-	results, err := collect(t, srv.Client(), texts(ids, "news"), kefu.BulkRate(200), kefu.BulkConcurrency(16))
+	const senders = 4
+	results, err := collect(t, srv.Client(), texts(ids, "news"), kefu.BulkRate(200), kefu.BulkConcurrency(senders))
 	require.NoError(t, err)
 	assert.Equal(t, 300, countStatus(results)[kefu.StatusSent])
 
@@ -345,7 +348,7 @@ func TestSendAllRate(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, len(perSecond), 2, "300 sends at 200/s take more than a second")
 	for sec, n := range perSecond {
-		assert.LessOrEqual(t, n, 201, "second %d", sec)
+		assert.LessOrEqual(t, n, 201+senders, "second %d", sec)
 	}
 }
 

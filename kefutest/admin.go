@@ -89,6 +89,12 @@ var adminRoutes = map[string]adminRoute{
 // path, 405 for a wrong method, 400 for a body that cannot be read.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) reply {
 	rt, ok := adminRoutes[r.URL.Path]
+	return s.serveRoute(rt, ok, w, r)
+}
+
+// serveRoute answers r on rt, an admin route or an inbox one; ok false is
+// an unknown path (404).
+func (s *Server) serveRoute(rt adminRoute, ok bool, w http.ResponseWriter, r *http.Request) reply {
 	if !ok {
 		return notFound()
 	}

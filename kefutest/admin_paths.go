@@ -120,7 +120,8 @@ const (
 	// "push" (the pushed message's non-empty fields by callback.Message's
 	// names), "sent" and "passive" with "message", "transfer" with
 	// "kf_account", "unavailable" with "problem", "template" with
-	// "template" (as PathAdminTemplates shows one).
+	// "template" (as PathAdminTemplates shows one), "refused" with "message"
+	// and "errcode".
 	PathAdminConversation = "/kefutest/conversation"
 
 	// PathAdminDailyQuota: POST {"path":PathSend,"n":100} calls

@@ -128,6 +128,7 @@ type entryJSON struct {
 	KfAccount *string        `json:"kf_account,omitempty"`
 	Problem   string         `json:"problem,omitempty"`
 	Template  *templateJSON  `json:"template,omitempty"`
+	ErrCode   int            `json:"errcode,omitempty"`
 }
 
 // adminConversation answers PathAdminConversation: Conversation, [] when
@@ -136,7 +137,7 @@ func (s *Server) adminConversation(openID string) reply {
 	conv := s.Conversation(openID)
 	out := make([]entryJSON, len(conv))
 	for i, e := range conv {
-		out[i] = entryJSON{Kind: e.Kind.String(), Time: e.Time.Unix(), Message: e.Message, Problem: e.Problem}
+		out[i] = entryJSON{Kind: e.Kind.String(), Time: e.Time.Unix(), Message: e.Message, Problem: e.Problem, ErrCode: e.Code}
 		if e.Push != nil {
 			out[i].Push = pushFieldsJSON(e.Push)
 		}

@@ -56,4 +56,7 @@ func (s *Server) Now() time.Time { return s.clock.now() }
 // in all, the most a time.Duration holds: an Advance past that stops the
 // clock's lead there, so Now is real time plus that lead, or the frozen
 // instant plus it, and never goes back.
-func (s *Server) Advance(d time.Duration) { s.clock.advance(d) }
+func (s *Server) Advance(d time.Duration) {
+	s.clock.advance(d)
+	s.changed()
+}

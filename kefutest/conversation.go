@@ -32,10 +32,16 @@ const (
 	// EntryTemplate: the template endpoint accepted a template message for
 	// the user (Entry.Template).
 	EntryTemplate
+	// EntryRefused: the send endpoint refused a customer-service message
+	// for the user (Entry.Message, what was sent; Entry.Code, WeChat's
+	// errcode: 45015 no open window or not following, 45047 the windows'
+	// quota used up, or a content check's). The user saw nothing. A user's
+	// conversation keeps the latest 100.
+	EntryRefused
 )
 
-// String returns "user", "sent", "passive", "transfer", "unavailable" or
-// "template".
+// String returns "user", "sent", "passive", "transfer", "unavailable",
+// "template" or "refused".
 func (k EntryKind) String() string {
 	switch k {
 	case EntryUser:
@@ -50,6 +56,8 @@ func (k EntryKind) String() string {
 		return "unavailable"
 	case EntryTemplate:
 		return "template"
+	case EntryRefused:
+		return "refused"
 	}
 	return "EntryKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -62,7 +70,8 @@ type Entry struct {
 	// Push is what the user sent or did (EntryUser), as the service
 	// received it; Raw is its plain XML.
 	Push *callback.Message
-	// Message is what the user was shown (EntrySent, EntryPassive).
+	// Message is what the user was shown (EntrySent, EntryPassive), or
+	// what the send endpoint refused (EntryRefused).
 	Message *kefu.Message
 	// KfAccount is the account a transfer asked for (EntryTransfer).
 	KfAccount string
@@ -70,6 +79,8 @@ type Entry struct {
 	Problem string
 	// Template is the template message sent (EntryTemplate).
 	Template *SentTemplate
+	// Code is WeChat's errcode for a refused send (EntryRefused).
+	Code int
 }
 
 // entry is an Entry as the server keeps it: a message as its JSON body, so
@@ -77,17 +88,19 @@ type Entry struct {
 type entry struct {
 	kind      EntryKind
 	at        time.Time
-	body      []byte            // EntrySent, EntryPassive
+	body      []byte            // EntrySent, EntryPassive, EntryRefused
 	push      *callback.Message // EntryUser; never changed once kept
 	kfAccount string
 	problem   string
 	tpl       *SentTemplate // EntryTemplate; never changed once kept
+	code      int           // EntryRefused
 }
 
 // Conversation returns what passed between the user openID and the account,
 // oldest first: the user's pushes, the messages sent and the passive
-// replies, the template messages sent, transfers to customer service, and
-// the times the user saw UnavailableText. The result is the caller's to
+// replies, the template messages sent, the messages the send endpoint
+// refused (with WeChat's errcode), transfers to customer service, and the
+// times the user saw UnavailableText. The result is the caller's to
 // change.
 func (s *Server) Conversation(openID string) []Entry {
 	s.mu.Lock()
@@ -98,7 +111,7 @@ func (s *Server) Conversation(openID string) []Entry {
 	}
 	out := make([]Entry, len(u.conv))
 	for i, e := range u.conv {
-		out[i] = Entry{Kind: e.kind, Time: e.at, KfAccount: e.kfAccount, Problem: e.problem}
+		out[i] = Entry{Kind: e.kind, Time: e.at, KfAccount: e.kfAccount, Problem: e.problem, Code: e.code}
 		if e.push != nil {
 			p := *e.push
 			p.Raw = append([]byte(nil), p.Raw...)
@@ -118,6 +131,7 @@ func (s *Server) Conversation(openID string) []Entry {
 // recordPush records that the user did m at now, before the service hears
 // of it: a window opens as Interact opens it, an unsubscribe unfollows.
 func (s *Server) recordPush(m *callback.Message, now time.Time) {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.user(m.FromUserName)
@@ -136,6 +150,7 @@ func (s *Server) recordPush(m *callback.Message, now time.Time) {
 // UnavailableText.
 func (s *Server) recordOutcome(openID string, res *PushResult) {
 	now := s.Now()
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.user(openID)

@@ -75,10 +75,16 @@
 // add_record), pushes (say, push, conversation) and reset. The kefu
 // command's "kefu fake" runs such a server as a standalone process.
 //
+// WithInbox serves a web page at "/" for people: every user's windows and
+// conversation, rendered like a chat and updated live, with buttons that
+// act as the user, move the clock and rotate tokens. kefu fake serves it by
+// default.
+//
 // The server keeps what the calls it carries out create, for the test to
 // inspect: tokens issued, messages and records accepted, uploads, users and
 // their windows; it grows with them as WeChat's state would. Requests it
-// refuses keep nothing: a made-up path is not even counted by Calls, and a
+// refuses keep nothing (but a known user's conversation keeps the latest 100
+// messages the send endpoint refused): a made-up path is not even counted by Calls, and a
 // bad token, bad credentials or an unknown user leave at most the count of
 // one of its own paths. So a flood of garbage, say at a "kefu fake" process,
 // is held in bounded memory. The admin API takes ids of at most 128 bytes

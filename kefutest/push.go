@@ -391,7 +391,7 @@ func (p *pusher) envelope(m *callback.Message, now time.Time) pushBody {
 // fills res. It returns false when Close cut it short.
 func (p *pusher) deliver(res *PushResult, pb pushBody, now func() time.Time) bool {
 	for range pushTries {
-		a, answer, nonce := p.post(pb, now())
+		a, answer := p.post(pb, now())
 		if p.ctx.Err() != nil {
 			a.Err = errClosed
 			res.Attempts = append(res.Attempts, a)
@@ -402,7 +402,7 @@ func (p *pusher) deliver(res *PushResult, pb pushBody, now func() time.Time) boo
 			continue
 		}
 		if a.Err == nil {
-			res.Reply, a.Err = p.readReply(answer, nonce, res.Message)
+			res.Reply, a.Err = p.readReply(answer, res.Message)
 		}
 		res.Attempts = append(res.Attempts, a)
 		res.Unavailable, res.Err = a.Err != nil, a.Err
@@ -414,8 +414,8 @@ func (p *pusher) deliver(res *PushResult, pb pushBody, now func() time.Time) boo
 }
 
 // post makes one POST of pb, signed at now with a fresh nonce, and returns
-// the attempt, the answer's body and the nonce.
-func (p *pusher) post(pb pushBody, now time.Time) (PushAttempt, []byte, string) {
+// the attempt and the answer's body.
+func (p *pusher) post(pb pushBody, now time.Time) (PushAttempt, []byte) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	nonce := strconv.FormatUint(uint64(rand.Uint32()), 10)
 	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
@@ -423,17 +423,17 @@ func (p *pusher) post(pb pushBody, now time.Time) (PushAttempt, []byte, string) 
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.signedURL(ts, nonce, pb), bytes.NewReader(pb.body))
 	if err != nil {
-		return PushAttempt{Err: err}, nil, nonce // the URL was checked: cannot happen
+		return PushAttempt{Err: err}, nil // the URL was checked: cannot happen
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	resp, err := p.hc.Do(req)
 	if err != nil {
-		return p.failed(ctx, start, err), nil, nonce
+		return p.failed(ctx, start, err), nil
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
 	if err != nil {
-		return p.failed(ctx, start, err), nil, nonce
+		return p.failed(ctx, start, err), nil
 	}
 	a := PushAttempt{Status: resp.StatusCode, Duration: time.Since(start)}
 	switch {
@@ -442,7 +442,7 @@ func (p *pusher) post(pb pushBody, now time.Time) (PushAttempt, []byte, string) 
 	case len(answer) > maxReplyBytes:
 		a.Err = fmt.Errorf("an answer over %d bytes", maxReplyBytes)
 	}
-	return a, answer, nonce
+	return a, answer
 }
 
 // failed is an attempt that got no whole answer.

@@ -17,7 +17,12 @@ func (s *Server) Say(openID, text string) (*PushResult, error) {
 	if text == "" {
 		return nil, errors.New("kefutest: Say: empty text")
 	}
-	return s.push(&callback.Message{FromUserName: openID, MsgType: callback.MsgTypeText, Content: text})
+	return s.push(say(openID, text))
+}
+
+// say is the text message of Say.
+func say(openID, text string) *callback.Message {
+	return &callback.Message{FromUserName: openID, MsgType: callback.MsgTypeText, Content: text}
 }
 
 // PushImage pushes an image message: the user sent the picture at picURL,
@@ -54,18 +59,28 @@ func (s *Server) PushMenuTap(openID, menuID, text string) (*PushResult, error) {
 	if menuID == "" {
 		return nil, errors.New("kefutest: PushMenuTap: empty menu id")
 	}
-	return s.push(&callback.Message{FromUserName: openID, MsgType: callback.MsgTypeText, Content: text, BizMsgMenuID: menuID})
+	return s.push(menuTap(openID, menuID, text))
+}
+
+// menuTap is the text message a tap on msgmenu item menuID pushes.
+func menuTap(openID, menuID, text string) *callback.Message {
+	return &callback.Message{FromUserName: openID, MsgType: callback.MsgTypeText, Content: text, BizMsgMenuID: menuID}
 }
 
 // PushFollow pushes a subscribe event: the user followed the account (3
 // messages in 1 minute), through the QR code of scene when scene is not ""
 // (EventKey "qrscene_"+scene, and a Ticket).
 func (s *Server) PushFollow(openID, scene string) (*PushResult, error) {
+	return s.push(follow(openID, scene))
+}
+
+// follow is the subscribe event of PushFollow.
+func follow(openID, scene string) *callback.Message {
 	m := event(openID, callback.EventSubscribe)
 	if scene != "" {
 		m.EventKey, m.Ticket = "qrscene_"+scene, ticket(scene)
 	}
-	return s.push(m)
+	return m
 }
 
 // PushUnfollow pushes an unsubscribe event: the user stopped following the
@@ -77,17 +92,27 @@ func (s *Server) PushUnfollow(openID string) (*PushResult, error) {
 // PushScan pushes a SCAN event: a follower scanned the QR code of scene (3
 // messages in 1 minute).
 func (s *Server) PushScan(openID, scene string) (*PushResult, error) {
+	return s.push(scan(openID, scene))
+}
+
+// scan is the SCAN event of PushScan.
+func scan(openID, scene string) *callback.Message {
 	m := event(openID, callback.EventScan)
 	m.EventKey, m.Ticket = scene, ticket(scene)
-	return s.push(m)
+	return m
 }
 
 // PushClick pushes a CLICK event: the user clicked the menu item whose key
 // is key (3 messages in 1 minute).
 func (s *Server) PushClick(openID, key string) (*PushResult, error) {
+	return s.push(click(openID, key))
+}
+
+// click is the CLICK event of PushClick.
+func click(openID, key string) *callback.Message {
 	m := event(openID, callback.EventClick)
 	m.EventKey = key
-	return s.push(m)
+	return m
 }
 
 // PushKfCreateSession pushes a kf_create_session event: the

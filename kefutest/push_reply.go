@@ -73,10 +73,10 @@ type replyXML struct {
 	Nonce        string
 }
 
-// readReply reads the service's answer to a POST of m signed with nonce:
-// nil for "success" or an empty body, else a passive reply, checked as
-// WeChat checks it; an error says what makes it unusable.
-func (p *pusher) readReply(answer []byte, nonce string, m *callback.Message) (*PassiveReply, error) {
+// readReply reads the service's answer to a POST of m: nil for "success"
+// or an empty body, else a passive reply, checked as WeChat checks it; an
+// error says what makes it unusable.
+func (p *pusher) readReply(answer []byte, m *callback.Message) (*PassiveReply, error) {
 	answer = bytes.TrimSpace(answer)
 	if len(answer) == 0 || string(answer) == "success" {
 		return nil, nil
@@ -87,7 +87,7 @@ func (p *pusher) readReply(answer []byte, nonce string, m *callback.Message) (*P
 	}
 	r := &PassiveReply{Raw: answer}
 	if x.Encrypt != "" || x.MsgSignature != "" {
-		plain, err := p.open(&x, nonce)
+		plain, err := p.open(&x)
 		if err != nil {
 			return nil, err
 		}
@@ -105,15 +105,16 @@ func (p *pusher) readReply(answer []byte, nonce string, m *callback.Message) (*P
 	return r, nil
 }
 
-// open checks an encrypted reply's envelope and returns its plaintext.
-func (p *pusher) open(x *replyXML, nonce string) ([]byte, error) {
+// open checks an encrypted reply's envelope and returns its plaintext. Its
+// MsgSignature is checked over its own TimeStamp and Nonce, as WeChat does:
+// services often answer with a nonce of their own (the npm wechat
+// middleware does), not the request's.
+func (p *pusher) open(x *replyXML) ([]byte, error) {
 	switch {
 	case p.crypter == nil:
 		return nil, errors.New("an encrypted reply to a plain-mode request")
 	case x.Encrypt == "" || x.MsgSignature == "" || x.TimeStamp == "" || x.Nonce == "":
 		return nil, errors.New("an encrypted reply needs Encrypt, MsgSignature, TimeStamp and Nonce")
-	case x.Nonce != nonce:
-		return nil, fmt.Errorf("the reply's Nonce %q is not the request's %q", x.Nonce, nonce)
 	}
 	plain, err := p.crypter.Decrypt(x.MsgSignature, x.TimeStamp, x.Nonce, x.Encrypt)
 	if err != nil {

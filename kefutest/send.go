@@ -2,6 +2,7 @@ package kefutest
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,29 +12,30 @@ import (
 // send answers POST /cgi-bin/message/custom/send, checking in WeChat's
 // order: token, body, message type, content and media, user, window and
 // quota. An accepted message is recorded, uses its window's quota and ends
-// the typing state.
+// the typing state; one refused for a known user enters the user's
+// Conversation as EntryRefused.
 func (s *Server) send(body []byte) reply {
 	var m kefu.Message
 	if code := s.decodeBody(body, &m); code != 0 {
 		return errReply(code)
 	}
+	now := s.Now()
 	if code := s.checkType(m.MsgType); code != 0 {
-		return errReply(code)
+		return s.refuse(m.ToUser, body, code, now)
 	}
 	if code := s.checkContent(&m); code != 0 {
-		return errReply(code)
+		return s.refuse(m.ToUser, body, code, now)
 	}
 	u, ok := s.users[m.ToUser]
 	if !ok {
 		return errReply(40003)
 	}
 	if !u.following {
-		return errReply(45015)
+		return s.refuse(m.ToUser, body, 45015, now)
 	}
-	now := s.Now()
 	w, code := u.pick(now)
 	if code != 0 {
-		return errReply(code)
+		return s.refuse(m.ToUser, body, code, now)
 	}
 	if w.left > 0 {
 		w.left--
@@ -43,6 +45,29 @@ func (s *Server) send(body []byte) reply {
 	u.lastExchange = now
 	u.typingUntil = time.Time{} // a message ends the typing state
 	return okReply()
+}
+
+// maxRefused bounds the refused sends a user's conversation keeps: the
+// latest ones, so that a flood of refused sends is held in bounded memory.
+const maxRefused = 100
+
+// refuse answers errcode code to a send of body to openID, recording the
+// refusal in the user's conversation when the user is known (WeChat's
+// refusals then show where they happened), dropping the oldest one kept
+// past maxRefused.
+func (s *Server) refuse(openID string, body []byte, code int, now time.Time) reply {
+	u, ok := s.users[openID]
+	if !ok {
+		return errReply(code)
+	}
+	if u.refused == maxRefused {
+		i := slices.IndexFunc(u.conv, func(e entry) bool { return e.kind == EntryRefused })
+		u.conv = slices.Delete(u.conv, i, i+1)
+	} else {
+		u.refused++
+	}
+	u.conv = append(u.conv, entry{kind: EntryRefused, at: now, body: append([]byte(nil), body...), code: code})
+	return errReply(code)
 }
 
 // checkType answers 40008 for a type the account cannot send at all, and,

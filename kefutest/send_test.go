@@ -2,6 +2,7 @@ package kefutest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -160,4 +161,56 @@ func TestContentThatPasses(t *testing.T) {
 		require.NoError(t, err, m.MsgType)
 	}
 	assert.Len(t, srv.Messages("alice"), 3)
+}
+
+func TestRefusedSendsInConversation(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t)
+	srv.AddUser("alice") // follows, no window
+	c := srv.Client(kefu.WithRetry(kefu.RetryPolicy{MaxAttempts: 1}))
+	ctx := context.Background()
+
+	_, err := c.Send(ctx, text("alice", "too early"))
+	require.ErrorIs(t, err, kefu.ErrOutsideWindow)
+	_, err = c.Send(ctx, text("nobody", "unknown user"))
+	require.Error(t, err)
+	srv.Interact("alice", kefutest.Follow) // 3 messages
+	for i := range 3 {
+		_, err := c.Send(ctx, text("alice", fmt.Sprint("ok ", i)))
+		require.NoError(t, err)
+	}
+	_, err = c.Send(ctx, kefu.NewImage("alice", "no-such-media"))
+	require.Error(t, err)
+	_, err = c.Send(ctx, text("alice", "one too many"))
+	require.Error(t, err)
+
+	conv := srv.Conversation("alice")
+	require.Len(t, conv, 6)
+	assert.Equal(t, kefutest.EntryRefused, conv[0].Kind)
+	assert.Equal(t, "refused", conv[0].Kind.String())
+	assert.Equal(t, 45015, conv[0].Code)
+	assert.Equal(t, "too early", conv[0].Message.Text.Content)
+	assert.Equal(t, kefutest.EntrySent, conv[1].Kind)
+	assert.Zero(t, conv[1].Code)
+	assert.Equal(t, 40007, conv[4].Code, "a content check's refusal")
+	assert.Equal(t, "no-such-media", conv[4].Message.Image.MediaID)
+	assert.Equal(t, 45047, conv[5].Code)
+	assert.Len(t, srv.Messages("alice"), 3, "Messages shows what the user saw only")
+	assert.Nil(t, srv.Conversation("nobody"), "an unknown user is not registered by a refusal")
+}
+
+func TestRefusedSendsKeptAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := frozen(t)
+	srv.AddUser("alice")
+	w := rawClient(t, srv)
+	tok := w.token()
+	for i := range 105 {
+		a := w.send(tok, fmt.Sprintf(`{"touser":"alice","msgtype":"text","text":{"content":"n%d"}}`, i))
+		require.Equal(t, 45015, a.ErrCode)
+	}
+	conv := srv.Conversation("alice")
+	require.Len(t, conv, 100)
+	assert.Equal(t, "n5", conv[0].Message.Text.Content, "the oldest went first")
+	assert.Equal(t, "n104", conv[99].Message.Text.Content)
 }

@@ -79,6 +79,8 @@ type Server struct {
 	closing chan struct{} // closed by Close: cuts DelayNext holds short
 	once    sync.Once
 
+	changes changes // what the inbox shows changed; see inbox_events.go
+
 	mu     sync.Mutex
 	tokens tokenBook
 	users  map[string]*user
@@ -101,6 +103,7 @@ type config struct {
 	miniProgram   bool
 	listener      net.Listener
 	admin         bool
+	inbox         bool // WithInbox
 
 	dailyQuota map[string]int // WithDailyQuota, by path
 	rateLimit  map[string]int // WithRateLimit, by path
@@ -268,6 +271,7 @@ func (s *Server) Close() {
 // the clock never goes back. A request in flight during Reset may still act,
 // be counted or be logged after it.
 func (s *Server) Reset() {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clear()
@@ -353,8 +357,15 @@ func known(path string) bool {
 
 // serveHTTP counts the request, applies the path's next fault if any, and
 // otherwise answers as WeChat would; with WithAdminAPI, it logs the request
-// before the answer goes out.
+// before the answer goes out. With WithInbox the inbox answers its own paths
+// first (inbox.go).
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.inbox && s.serveInbox(w, r) {
+		return
+	}
+	if r.Method != http.MethodGet {
+		defer s.changed() // whatever it changed, the inbox's pages look again
+	}
 	if s.cfg.admin && strings.HasPrefix(r.URL.Path, adminPrefix) {
 		s.serveAdmin(w, r).write(w)
 		return

@@ -48,6 +48,7 @@ type user struct {
 	lastExchange time.Time          // the last user action or message sent
 	typingUntil  time.Time          // end of the typing state
 	conv         []entry            // pushes, messages sent and replies, in order
+	refused      int                // the EntryRefused entries in conv, at most maxRefused
 }
 
 // user returns the user with openID, registering it if new. s.mu must be held.
@@ -67,6 +68,7 @@ func (s *Server) user(openID string) *user {
 // A follower without a window cannot be sent anything (45015) until
 // Interact.
 func (s *Server) AddUser(openID string) {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).following = true
@@ -82,6 +84,7 @@ func (s *Server) Interact(openID string, a Action) {
 	if _, ok := a.Rule(); !ok {
 		panic("kefutest: unknown " + a.String())
 	}
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).interact(a, now, s.cfg.miniProgram)
@@ -121,6 +124,7 @@ func moreLeft(a, b int) int {
 // new): sends and Typing answer 45015, and its windows close. Interact or
 // AddUser makes it a follower again.
 func (s *Server) Unfollow(openID string) {
+	defer s.changed()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).unfollow()
@@ -192,7 +196,7 @@ func (s *Server) messages(openID string) ([]kefu.Message, []bool) {
 		passive []bool
 	)
 	for _, e := range u.conv {
-		if e.body == nil {
+		if e.kind != EntrySent && e.kind != EntryPassive {
 			continue
 		}
 		var m kefu.Message

@@ -54,11 +54,15 @@ const (
 // callTimeout bounds every call a child makes.
 const callTimeout = 20 * time.Second
 
-// TestHelperProcess is a child process of the cross-process tests; run
-// directly, it does nothing.
+// TestHelperProcess is a child process of the cross-process tests (of
+// TestJournalProcesses with KEFU_JOURNAL_HELPER=1); run directly, it does
+// nothing.
 func TestHelperProcess(t *testing.T) {
 	if os.Getenv(envHelper) != "1" {
 		return
+	}
+	if os.Getenv(envJournalHelper) == "1" {
+		os.Exit(journalHelperMain())
 	}
 	os.Exit(helperMain())
 }
@@ -198,31 +202,37 @@ func startChildren(t *testing.T, n int, cfg childConfig) []*child {
 	}
 	var out []*child
 	for i := 0; i < n; i++ {
-		c := &child{t: t, name: fmt.Sprintf("child %d", i), lines: make(chan string, 1024), stderr: &syncBuffer{},
-			exited: make(chan struct{})}
-		c.cmd = exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-		c.cmd.Env = env
-		c.cmd.Stderr = c.stderr
-		stdout, err := c.cmd.StdoutPipe()
-		require.NoError(t, err)
-		c.stdin, err = c.cmd.StdinPipe()
-		require.NoError(t, err)
-		require.NoError(t, c.cmd.Start())
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			sc.Buffer(make([]byte, 4096), 1<<20)
-			for sc.Scan() {
-				c.lines <- sc.Text()
-			}
-			close(c.lines)
-		}()
-		t.Cleanup(c.stop)
-		out = append(out, c)
+		out = append(out, spawn(t, fmt.Sprintf("child %d", i), "TestHelperProcess", env))
 	}
 	for _, c := range out {
 		c.expect("ready", 30*time.Second)
 	}
 	return out
+}
+
+// spawn starts the test binary again with env, running only the test
+// named run (the child's main), and stops it when t ends.
+func spawn(t *testing.T, name, run string, env []string) *child {
+	t.Helper()
+	c := &child{t: t, name: name, lines: make(chan string, 1024), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c.cmd = exec.Command(os.Args[0], "-test.run=^"+run+"$", "-test.count=1")
+	c.cmd.Env = env
+	c.cmd.Stderr = c.stderr
+	stdout, err := c.cmd.StdoutPipe()
+	require.NoError(t, err)
+	c.stdin, err = c.cmd.StdinPipe()
+	require.NoError(t, err)
+	require.NoError(t, c.cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 4096), 1<<20)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	t.Cleanup(c.stop)
+	return c
 }
 
 // next returns the child's next stdout line, failing after timeout.

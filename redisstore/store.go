@@ -6,6 +6,10 @@
 // NewWindowStore shares users' reply windows: a kefu.WindowStore for
 // kefu.NewWindowTracker, so that the callbacks any instance receives open
 // a user's windows for all, and a user's quota is spent once between them.
+// NewJournal and NewLimiter let several processes send one broadcast
+// together (kefu's SendAll): a kefu.Journal for kefu.BulkJournal, so that
+// each message is claimed, and sent, once between them, and a kefu.Limiter
+// for kefu.BulkLimiter, so that the rate is the rate of the whole run.
 //
 // Every process of an app that fetches its own token knocks the others' out
 // (the classic endpoint kills the previous token 5 minutes after each fetch,
@@ -46,7 +50,10 @@
 // count as none; and a lock key without a TTL is taken over.
 //
 // A Deduper keeps one key per claimed message (kefu:callback:KEY), a
-// WindowStore one per user (kefu:windows:OPENID; WindowStore says more).
+// WindowStore one per user (kefu:windows:OPENID; WindowStore says more), a
+// Journal one hash per run (kefu:journal:RUNID; Journal says more, and
+// what Redis's persistence means for a claim), a Limiter one hash per key
+// (kefu:limiter:KEY).
 //
 // The "kefu" prefix is changed with WithPrefix. A TokenStore works with any
 // redis.UniversalClient: a single node, Sentinel (failover) or Cluster, on

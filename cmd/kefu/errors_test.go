@@ -51,6 +51,8 @@ func TestExitCode(t *testing.T) {
 		"Ctrl-C":                      {ended, &kefu.RequestError{Err: context.Canceled}, exitInterrupted},
 		"Ctrl-C while fetching":       {ended, &kefu.TokenError{Path: "/x", Err: context.Canceled}, exitInterrupted},
 		"canceled, but not by Ctrl-C": {live, context.Canceled, exitNotSent},
+		"a code of the command's own": {live, &exitError{code: exitUnknown}, exitUnknown},
+		"its own code wins":           {ended, &exitError{code: exitUsage, err: context.Canceled}, exitUsage},
 	} {
 		assert.Equal(t, c.want, exitCode(c.ctx, c.err), name)
 	}

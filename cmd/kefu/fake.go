@@ -31,7 +31,7 @@ const fakeHelp = `  kefu fake --addr 127.0.0.1:8080 --user o1 --media image:m1 -
   KEFU_TOKEN=... KEFU_AES_KEY=... kefu fake --callback http://127.0.0.1:9000/wx --mode safe
 
 It prints its URL, AppID and AppSecret (random unless --appid/--secret or
-the seed set them), then answers like api.weixin.qq.com until SIGINT or
+the seed set them) and its inbox's URL, then answers like api.weixin.qq.com until SIGINT or
 SIGTERM: tokens (/cgi-bin/token, /cgi-bin/stable_token), send, typing, media
 uploads, customer-service accounts and sessions, with WeChat's checks and
 errcodes (go doc github.com/kefu-go/kefu/kefutest). Aim a client at it with
@@ -39,6 +39,14 @@ errcodes (go doc github.com/kefu-go/kefu/kefutest). Aim a client at it with
 which the banner (or --json) gives. In a container, --addr 0.0.0.0:8080
 --public-url http://kefu-fake:8080 listens on every interface and gives
 clients the name they reach it by.
+
+The inbox, a web page at the fake's URL (/), shows every user, their
+windows and conversations as WeChat would show them, updated live, and acts
+as a user: write (through --callback when given), follow, unfollow, scan,
+click the menu, pay, tap a msgmenu item; it also moves the clock and
+rotates tokens. It needs no credentials and shows no token or secret; like
+the admin endpoints, anyone who can reach the fake can use it, which is why
+--addr is loopback (127.0.0.1) by default. --inbox=false turns it off.
 
 A --user has written to the account: 5 replies allowed for 48 h, then 45047.
 A --payment-user paid: unlimited replies for 48 h. Any other OpenID is
@@ -149,6 +157,7 @@ func (f *fakeRun) define(fs *pflag.FlagSet) {
 	fs.StringVar(&f.aesKey, "aes-key", "", "the callback's EncodingAESKey (default $KEFU_AES_KEY; the variable keeps it out of ps)")
 	fs.StringVar(&f.mode, "mode", "", "the callback's `mode`: plain, compatible or safe (default safe with a key, else plain)")
 	fs.DurationVar(&f.callbackTimeout, "callback-timeout", 0, "how long to wait for the callback's answer before trying again (default 5s, WeChat's)")
+	fs.BoolVar(&f.inbox, "inbox", true, "serve the inbox, a web page to watch and drive the users, at / (kefu help fake)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` the banner, --json and --ready-file give, when clients reach the fake by another name than --addr (a container's --addr 0.0.0.0:8080); it still listens on --addr")
 }
 
@@ -157,7 +166,7 @@ type fakeRun struct {
 	addr, seedFile, appID, secret  string
 	users, payers, media, accounts listFlag
 	followers                      listFlag
-	mini, json                     bool
+	mini, json, inbox              bool
 	readyFile, publicURL           string
 
 	callbackURL, token, aesKey, mode string
@@ -383,6 +392,9 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed, cb *callbackSet
 	if f.mini {
 		opts = append(opts, kefutest.WithMiniProgram())
 	}
+	if f.inbox {
+		opts = append(opts, kefutest.WithInbox())
+	}
 	opts = append(opts, cb.options()...)
 	srv := kefutest.NewServer(opts...) // owns ln from here on
 	seeded, accounts := f.plant(srv, s)
@@ -418,6 +430,9 @@ func serveFake(ctx context.Context, e *env, f *fakeRun, s *seed, cb *callbackSet
 	fmt.Fprintf(w, "  admin:     POST %s/kefutest/interact {\"openid\":\"o9\",\"action\":\"UserMessage\"}\n", base)
 	fmt.Fprintln(w, "             POST /kefutest/advance {\"seconds\":3600}, POST /kefutest/fail_next,")
 	fmt.Fprintln(w, "             GET /kefutest/requests, POST /kefutest/reset ... (kefu help fake)")
+	if f.inbox {
+		fmt.Fprintf(w, "  inbox:     %s/ (open it in a browser; %s)\n", base, reach(ln.Addr()))
+	}
 	fmt.Fprintf(w, "try: KEFU_APPID=%s KEFU_SECRET=%s kefu send --base-url %s --to OPENID --text hello\n",
 		srv.AppID, srv.AppSecret, base)
 	fmt.Fprintln(w, "ready; SIGINT (Ctrl-C) or SIGTERM stops it")
@@ -463,6 +478,15 @@ func (f *fakeRun) plant(srv *kefutest.Server, s *seed) (seeded, accounts []strin
 		accounts = append(accounts, a.kfAccount+" ("+a.nickname+")")
 	}
 	return seeded, accounts
+}
+
+// reach says who can reach a fake listening on addr, and so use its inbox
+// and admin endpoints.
+func reach(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return "loopback only: this machine"
+	}
+	return "not loopback: anyone on the network can use it and the admin endpoints"
 }
 
 // listen listens on addr; when another process does, the error says how to

@@ -271,3 +271,20 @@ func TestFakeCallbackUsageErrors(t *testing.T) {
 		{args: []string{"fake", "--callback", cb, "--callback-timeout", "-1s"}, env: tokenEnv, want: "--callback-timeout must be positive"},
 	})
 }
+
+// TestFakeServesTheInbox: the inbox is on by default, on loopback, and
+// --inbox=false turns it off.
+func TestFakeServesTheInbox(t *testing.T) {
+	t.Parallel()
+	f := startFake(t)
+	assert.Contains(t, f.banner, "  inbox:     "+f.URL+"/ (open it in a browser; loopback only: this machine)")
+	status, body := f.admin(t, http.MethodGet, "/", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "kefu fake")
+	assert.NotContains(t, body, f.Secret)
+
+	off := startFake(t, "--inbox=false")
+	assert.NotContains(t, off.banner, "inbox:")
+	status, _ = off.admin(t, http.MethodGet, "/", "")
+	assert.Equal(t, http.StatusNotFound, status)
+}

@@ -4,6 +4,7 @@
 //
 //	kefu send --to OPENID --text "您好"
 //	kefu send --file message.json        (or --file - to read stdin)
+//	kefu broadcast --to users.txt --text "您好" --journal run.journal   (resumable)
 //	kefu typing --to OPENID [--off]
 //	kefu upload --kind image photo.png   (prints the media id)
 //	kefu accounts [--online]
@@ -42,6 +43,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -127,7 +129,7 @@ func maxArgs(n int) cobra.PositionalArgs {
 // commands returns the subcommands, in the order help lists them, sharing
 // the global flags api.
 func commands(e *env, api *apiFlags) []*cobra.Command {
-	return []*cobra.Command{sendCommand(e, api), typingCommand(e, api), uploadCommand(e, api), accountsCommand(e, api),
+	return []*cobra.Command{sendCommand(e, api), broadcastCommand(e, api), typingCommand(e, api), uploadCommand(e, api), accountsCommand(e, api),
 		sessionsCommand(e, api), recordsCommand(e, api), tokenCommand(e, api), fakeCommand(e), listenCommand(e), versionCommand(e)}
 }
 
@@ -150,7 +152,9 @@ func run(ctx context.Context, args []string, e *env) int {
 	case errors.Is(err, errNoCommand):
 		return exitUsage
 	case errors.As(err, &re):
-		fmt.Fprintf(e.stderr, "kefu %s: %s\n", cmd.Name(), e.scrub(describe(re.err)))
+		if msg := describe(re.err); msg != "" { // an exitError may have said it all
+			fmt.Fprintf(e.stderr, "kefu %s: %s\n", cmd.Name(), e.scrub(msg))
+		}
 		return exitCode(ctx, re.err)
 	}
 	// A usage error: kefu's own, or cobra's (flags, unknown command).
@@ -169,7 +173,10 @@ func run(ctx context.Context, args []string, e *env) int {
 func exitCode(ctx context.Context, err error) int {
 	var te *kefu.TokenError
 	var ae *kefu.APIError
+	var xe *exitError
 	switch {
+	case errors.As(err, &xe):
+		return xe.code
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, kefu.ErrDeliveryUnknown):
@@ -180,6 +187,47 @@ func exitCode(ctx context.Context, err error) int {
 		return exitRefused
 	}
 	return exitNotSent
+}
+
+// exitError ends a command with code, printing err if it is not nil: a
+// command that ran many requests (kefu broadcast) has already reported
+// each, and its code says how the run went as a whole.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (x *exitError) Error() string {
+	if x.err == nil {
+		return ""
+	}
+	return x.err.Error()
+}
+
+func (x *exitError) Unwrap() error { return x.err }
+
+// exitSeverity orders the exit codes from the least to the most a script
+// must know: done, nothing sent (it can be sent again), refused by WeChat
+// (sending again will not help), delivery unknown (sending again may send
+// twice), a usage error, interrupted.
+var exitSeverity = []int{exitOK, exitNotSent, exitRefused, exitUnknown, exitUsage, exitInterrupted}
+
+// worstExit is the exit code of a run whose parts ended with codes: the
+// most severe of them (exitSeverity), so that one message whose delivery is
+// unknown makes 3 however many were refused (1) or not sent (4); exitOK
+// when there are none. A code it does not know counts as the most severe.
+func worstExit(codes ...int) int {
+	worst, rank := exitOK, 0
+	for _, c := range codes {
+		r := slices.Index(exitSeverity, c)
+		if r < 0 {
+			r = len(exitSeverity)
+		}
+		if r > rank {
+			worst, rank = c, r
+		}
+	}
+	return worst
 }
 
 // scrub removes the app secret from s: kefu's errors never hold it, but a

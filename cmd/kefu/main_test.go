@@ -167,3 +167,25 @@ func TestDidYouMean(t *testing.T) {
 	r := kefuRun(t, "", nil, nil, "send", "--xyzzy")
 	assert.NotContains(t, r.stderr, "Did you mean", r)
 }
+
+// TestWorstExit: a run of many sends exits with its most severe outcome:
+// unknown (3) over refused (1) over not sent (4) over done (0).
+func TestWorstExit(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		codes []int
+		want  int
+	}{
+		{nil, exitOK},
+		{[]int{exitOK, exitOK}, exitOK},
+		{[]int{exitOK, exitNotSent}, exitNotSent},
+		{[]int{exitNotSent, exitRefused, exitOK}, exitRefused},
+		{[]int{exitRefused, exitUnknown, exitNotSent}, exitUnknown},
+		{[]int{exitUnknown, exitRefused}, exitUnknown},
+		{[]int{exitUnknown, exitUsage}, exitUsage},
+		{[]int{exitUsage, exitInterrupted, exitUnknown}, exitInterrupted},
+		{[]int{exitInterrupted, 77}, 77}, // unknown to it: the most severe
+	} {
+		assert.Equal(t, c.want, worstExit(c.codes...), "%v", c.codes)
+	}
+}

@@ -201,14 +201,15 @@ Usage:
 Commands:
 `)
 	for _, c := range cmds {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.Name(), c.Short)
+		fmt.Fprintf(&b, "  %-9s %s\n", c.Name(), c.Short)
 	}
-	b.WriteString(`  help     show help for a command: kefu help send
+	b.WriteString(`  help      show help for a command: kefu help send
   completion bash|zsh|fish   print a shell completion script:
-           source <(kefu completion bash)
+            source <(kefu completion bash)
 
 Examples:
   kefu send --to OPENID --text "您好"
+  kefu broadcast --to users.txt --text "您好" --journal run.journal   one message to many, resumable
   MEDIA=$(kefu upload --kind image photo.png)      the media id, for an image message
   kefu accounts --online
   kefu records --from "2025-06-01 09:00" > records.jsonl   one JSON object per record
