@@ -29,9 +29,9 @@ import (
 //	go test -run '^$' -bench 'SendOtel' -count 5 ./kefuotel
 //
 // cpu-ratio is the process's CPU time (getrusage user+sys) with hooks over
-// without. On the 2-core reference machine (shared, loaded): no-op
-// providers 1.01-1.07; the SDK with no exporter 1.24-1.28, with a batch
-// processor 1.22-1.25, of which the metrics' exemplars (the SDK's default
+// without. On the 2-core reference machine (shared, loaded; -benchtime
+// 20000x): no-op providers 1.01-1.07; the SDK with no exporter 1.17-1.28,
+// with a batch processor 1.15-1.25, of which the metrics' exemplars (the SDK's default
 // trace-based filter) are about 0.10: with exemplar.AlwaysOffFilter the
 // SDK's ratio is 1.11-1.15. The rest is the SDK's two spans a send.
 
