@@ -103,17 +103,17 @@ func (l *logBuffer) String() string {
 
 // faultUser is the recipient of every send of the fault matrix: it paid, so
 // its window is open and unlimited.
-const faultUser = "o-fault-user"
+const faultUser = kefutest.FaultUser
 
 // faultDeadline is the context deadline of the rows that test one.
-const faultDeadline = 100 * time.Millisecond
+const faultDeadline = kefutest.FaultDeadline
 
 // deadlineMargin is how long after its deadline a Send may return: generous
 // for a loaded CI machine under -race, and far below any timeout that would
 // end a hung Send otherwise (the 30 s answer limit).
 const deadlineMargin = time.Second
 
-// faultWant is what a row expects under one policy.
+// faultWant is what a row's send did under one policy, as the server saw it.
 type faultWant struct {
 	class    string // errorClass of Send's error
 	attempts int    // calls kefutest saw on PathSend
@@ -121,183 +121,69 @@ type faultWant struct {
 	tokens   int    // calls kefutest saw on PathStableToken
 }
 
-// faultRow is one fault of the matrix.
-type faultRow struct {
-	name string
-	// cold leaves the token source cold: the fault is on the token
-	// endpoint. Otherwise the client fetches its token first, and tok is
-	// that token.
-	cold bool
-	// closed closes the server before the send.
-	closed bool
-	// deadline gives the send a faultDeadline context.
-	deadline bool
-	// lost is a fault that loses WeChat's answer to a send: the client
-	// cannot know whether the message was delivered.
-	lost bool
-	// fault scripts the fault. tok is the client's token ("" when cold), so
-	// answers can echo it as careless proxies do.
-	fault func(srv *kefutest.Server, tok string)
-	// def and unknown are the expectations under kefutest.FastRetry() and
-	// under the same with RetryUnknown.
-	def, unknown faultWant
+// wantOf is what a row's outcome (kefutest's fault matrix) says faultWant
+// must be.
+func wantOf(o kefutest.FaultOutcome) faultWant {
+	return faultWant{class: wantClass(o), attempts: o.SendCalls, copies: o.Copies, tokens: o.TokenCalls}
 }
 
-// same is a row whose outcome does not depend on RetryUnknown.
-func same(w faultWant) [2]faultWant { return [2]faultWant{w, w} }
-
-// differ is a row whose outcome does depend on RetryUnknown.
-func differ(def, unknown faultWant) [2]faultWant { return [2]faultWant{def, unknown} }
-
-func failSend(n, code int) func(*kefutest.Server, string) {
-	return func(srv *kefutest.Server, _ string) { srv.FailNext(kefutest.PathSend, n, code) }
-}
-
-func statusSend(status int) func(*kefutest.Server, string) {
-	return func(srv *kefutest.Server, _ string) { srv.StatusNext(kefutest.PathSend, 1, status) }
-}
-
-func rawSend(body func(tok string) string) func(*kefutest.Server, string) {
-	return func(srv *kefutest.Server, tok string) {
-		srv.RawNext(kefutest.PathSend, 1, 200, []byte(body(tok)))
+// wantClass is the errorClass an outcome names: "nil" for a success, else
+// its errors' names joined by "+" and the errcode, or "not sent" when it
+// names no error.
+func wantClass(o kefutest.FaultOutcome) string {
+	if o.Class == kefu.ResultOK {
+		return "nil"
 	}
+	names := make([]string, 0, len(o.Errs))
+	for _, e := range o.Errs {
+		names = append(names, errName(e))
+	}
+	class := strings.Join(names, "+")
+	if class == "" {
+		class = "not sent"
+	}
+	if o.ErrCode != 0 {
+		class += fmt.Sprintf(" (%d)", o.ErrCode)
+	}
+	return class
 }
 
-func failToken(n, code int) func(*kefutest.Server, string) {
-	return func(srv *kefutest.Server, _ string) { srv.FailNext(kefutest.PathStableToken, n, code) }
-}
-
-// always is more faults than any policy makes attempts.
-const always = 100
-
-// bigAnswer is the size of the over-long answer.
-const bigAnswer = 10 << 20
-
-func faultRows() []faultRow {
-	rows := []faultRow{
-		{name: "errcode -1 once", fault: failSend(1, -1)},
-		{name: "errcode -1 twice", fault: failSend(2, -1)},
-		{name: "errcode -1 always", fault: failSend(always, -1)},
-		{name: "errcode 45015", fault: failSend(1, 45015)},
-		{name: "errcode 45047", fault: failSend(1, 45047)},
-		{name: "errcode 45009", fault: failSend(1, 45009)},
-		{name: "errcode 45011", fault: failSend(1, 45011)},
-		{name: "errcode 40001 once", fault: failSend(1, 40001)},
-		{name: "errcode 40001 always", fault: failSend(always, 40001)},
-		{name: "errcode 40003", fault: failSend(1, 40003)},
-		{name: "errcode 40007", fault: failSend(1, 40007)},
-		{name: "HTTP 502 HTML", lost: true, fault: statusSend(502)},
-		{name: "HTTP 503 HTML", fault: statusSend(503)},
-		{name: "HTTP 504 HTML", lost: true, fault: statusSend(504)},
-		{name: "HTTP 429 HTML", fault: statusSend(429)},
-		{name: "connection refused", closed: true, fault: func(*kefutest.Server, string) {}},
-		{name: "dropped after accepting", lost: true, fault: func(srv *kefutest.Server, _ string) { srv.DropNext(kefutest.PathSend, 1) }},
-		{name: "answer after the deadline", lost: true, deadline: true, fault: func(srv *kefutest.Server, _ string) {
-			srv.DelayNext(kefutest.PathSend, 1, time.Minute) // Close cuts it short
-		}},
-		{name: "truncated JSON", lost: true, fault: rawSend(func(tok string) string {
-			return `{"errcode":0,"errmsg":"ok for access_token=` + tok + ` (` + tok
-		})},
-		{name: "not JSON", lost: true, fault: rawSend(func(tok string) string {
-			return "<html><body>OK " + tok + "</body></html>"
-		})},
-		{name: "JSON of another shape", lost: true, fault: rawSend(func(tok string) string {
-			return `{"code":0,"message":"success","access_token":"` + tok + `","echo":"` + tok + `"}`
-		})},
-		{name: "10 MiB answer", lost: true, fault: rawSend(func(tok string) string {
-			return `{"errcode":0,"errmsg":"` + tok + strings.Repeat("x", bigAnswer) + `"}`
-		})},
-		{name: "errmsg with line breaks", fault: rawSend(func(string) string {
-			return `{"errcode":45015,"errmsg":"out of time\n2026/11/30 FORGED log record\r\n\u001b[2J rid: 1-2\n3"}`
-		})},
-		{name: "HTML page with line breaks", lost: true, fault: func(srv *kefutest.Server, _ string) {
-			srv.RawNext(kefutest.PathSend, 1, 502, []byte("<html>\r\nbad gateway\n2026/11/30 FORGED log record\u2028</html>"))
-		}},
-		{name: "invalid UTF-8", lost: true, fault: rawSend(func(tok string) string {
-			return "{\"errcode\":0,\"errmsg\":\"ok \xff\xfe " + tok + "\"}"
-		})},
-		{name: "token -1 once", cold: true, fault: failToken(1, -1)},
-		{name: "token -1 always", cold: true, fault: failToken(always, -1)},
-		{name: "token 40125", cold: true, fault: failToken(1, 40125)},
-		{name: "token 40164", cold: true, fault: failToken(1, 40164)},
-		{name: "token timeout", cold: true, deadline: true, fault: func(srv *kefutest.Server, _ string) {
-			srv.DelayNext(kefutest.PathStableToken, 1, time.Minute) // Close cuts it short
-		}},
-		{name: "token answer dropped once", cold: true, fault: func(srv *kefutest.Server, _ string) { srv.DropNext(kefutest.PathStableToken, 1) }},
-		{name: "token answer dropped always", cold: true, fault: func(srv *kefutest.Server, _ string) { srv.DropNext(kefutest.PathStableToken, always) }},
-		{name: "token HTML 500 echoing the secret", cold: true, fault: func(srv *kefutest.Server, _ string) {
-			srv.RawNext(kefutest.PathStableToken, 1, 500, []byte(`<html>upstream failed: secret=`+srv.AppSecret+
-				` body {"secret":"`+srv.AppSecret+`"} `+srv.AppSecret+`</html>`))
-		}},
+// errName names an error of an outcome as errorClass does.
+func errName(err error) string {
+	switch err {
+	case kefu.ErrDeliveryUnknown:
+		return "ErrDeliveryUnknown"
+	case context.DeadlineExceeded:
+		return "DeadlineExceeded"
+	case syscall.ECONNREFUSED:
+		return "not sent: ECONNREFUSED"
 	}
-	want := map[string][2]faultWant{}
-	set := func(name string, w [2]faultWant) { want[name] = w }
-	// Warm rows: one token call before the send.
-	set("errcode -1 once", same(faultWant{"nil", 2, 1, 1}))
-	set("errcode -1 twice", same(faultWant{"nil", 3, 1, 1}))
-	set("errcode -1 always", same(faultWant{"ErrSystemBusy (-1)", 3, 0, 1}))
-	set("errcode 45015", same(faultWant{"ErrOutsideWindow (45015)", 1, 0, 1}))
-	set("errcode 45047", same(faultWant{"ErrQuotaExceeded (45047)", 1, 0, 1}))
-	set("errcode 45009", same(faultWant{"ErrRateLimited (45009)", 1, 0, 1}))
-	set("errcode 45011", same(faultWant{"ErrRateLimited (45011)", 1, 0, 1}))
-	// The stable endpoint hands back the rejected token (FailNext did not
-	// kill it), so the source forces a refresh: 3 token calls.
-	set("errcode 40001 once", same(faultWant{"nil", 2, 1, 3}))
-	set("errcode 40001 always", same(faultWant{"ErrInvalidToken (40001)", 2, 0, 3}))
-	set("errcode 40003", same(faultWant{"ErrInvalidOpenID (40003)", 1, 0, 1}))
-	set("errcode 40007", same(faultWant{"ErrInvalidMedia (40007)", 1, 0, 1}))
-	set("HTTP 502 HTML", differ(faultWant{"ErrDeliveryUnknown", 1, 0, 1}, faultWant{"nil", 2, 1, 1}))
-	set("HTTP 503 HTML", same(faultWant{"nil", 2, 1, 1}))
-	set("HTTP 504 HTML", differ(faultWant{"ErrDeliveryUnknown", 1, 0, 1}, faultWant{"nil", 2, 1, 1}))
-	set("HTTP 429 HTML", same(faultWant{"nil", 2, 1, 1}))
-	set("connection refused", same(faultWant{"not sent: ECONNREFUSED", 0, 0, 1}))
-	set("dropped after accepting", differ(faultWant{"ErrDeliveryUnknown", 1, 1, 1}, faultWant{"nil", 2, 2, 1}))
-	set("answer after the deadline", same(faultWant{"ErrDeliveryUnknown+DeadlineExceeded", 1, 1, 1}))
-	set("errmsg with line breaks", same(faultWant{"ErrOutsideWindow (45015)", 1, 0, 1}))
-	set("HTML page with line breaks", differ(faultWant{"ErrDeliveryUnknown", 1, 0, 1}, faultWant{"nil", 2, 1, 1}))
-	for _, name := range []string{"truncated JSON", "not JSON", "JSON of another shape", "10 MiB answer", "invalid UTF-8"} {
-		set(name, differ(faultWant{"ErrDeliveryUnknown", 1, 0, 1}, faultWant{"nil", 2, 1, 1}))
-	}
-	// Cold rows: the token endpoint fails on the send's first token fetch.
-	set("token -1 once", same(faultWant{"nil", 1, 1, 2}))
-	set("token -1 always", same(faultWant{"ErrSystemBusy (-1)", 0, 0, 3}))
-	set("token 40125", same(faultWant{"ErrBadCredentials (40125)", 0, 0, 1}))
-	set("token 40164", same(faultWant{"ErrUnauthorized (40164)", 0, 0, 1}))
-	set("token timeout", same(faultWant{"DeadlineExceeded", 0, 0, 1}))
-	// A token fetch whose answer is lost is retried whatever the policy: it
-	// delivers nothing to a user.
-	set("token HTML 500 echoing the secret", same(faultWant{"nil", 1, 1, 2}))
-	set("token answer dropped once", same(faultWant{"nil", 1, 1, 2}))
-	// Nothing reached the send endpoint: not a delivery unknown.
-	set("token answer dropped always", same(faultWant{"not sent", 0, 0, 3}))
-	for i := range rows {
-		w, ok := want[rows[i].name]
-		if !ok {
-			panic("no expectation for " + rows[i].name)
+	for _, s := range sentinels {
+		if s.err == err {
+			return s.name
 		}
-		rows[i].def, rows[i].unknown = w[0], w[1]
-		delete(want, rows[i].name)
 	}
-	if len(want) > 0 {
-		panic(fmt.Sprintf("expectations without a row: %v", want))
-	}
-	return rows
+	return fmt.Sprintf("unnamed %v", err)
 }
+
+// bigAnswerRow is the row whose answer is 10 MiB long.
+const bigAnswerRow = "10 MiB answer"
 
 // faultResult is what one row did under one policy.
 type faultResult struct {
 	row, policy string
 	got         faultWant
 	took        time.Duration
-	tries       int    // send attempts the client logged (it sees those WeChat never saw)
-	alloc       uint64 // bytes allocated during the send (10 MiB row only)
+	tries       int            // send attempts the client logged (it sees those WeChat never saw)
+	alloc       uint64         // bytes allocated during the send (10 MiB row only)
+	ends        []kefu.CallEnd // what the Call hook saw end
 }
 
 // runFault runs row under policy p on a fresh server and returns what
 // happened, the secrets the server knows (every token it issued, the app
 // secret), every string that must not hold them (the error's renderings and
 // the log output), and the error Send returned.
-func runFault(t *testing.T, row faultRow, p kefu.RetryPolicy) (res faultResult, secrets, shown []string, sendErr error) {
+func runFault(t *testing.T, row kefutest.FaultCase, p kefu.RetryPolicy) (res faultResult, secrets, shown []string, sendErr error) {
 	t.Helper()
 	srv := kefutest.NewServer()
 	defer srv.Close()
@@ -307,30 +193,30 @@ func runFault(t *testing.T, row faultRow, p kefu.RetryPolicy) (res faultResult, 
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := []kefu.Option{kefu.WithRetry(p), kefu.WithLogger(logger)}
 	ts := srv.TokenSource(opts...)
-	c, err := kefu.NewClient(ts, append([]kefu.Option{kefu.WithBaseURL(srv.URL)}, opts...)...)
+	var ends []kefu.CallEnd // the Call hook runs in Send's goroutine
+	hooks := kefu.Hooks{Call: func(ctx context.Context, _ kefu.CallInfo) (context.Context, func(kefu.CallEnd)) {
+		return ctx, func(e kefu.CallEnd) { ends = append(ends, e) }
+	}}
+	c, err := kefu.NewClient(ts, append([]kefu.Option{kefu.WithBaseURL(srv.URL), kefu.WithHooks(hooks)}, opts...)...)
 	require.NoError(t, err)
 	defer c.CloseIdleConnections()
 
-	tok := ""
-	if !row.cold {
-		tok, err = ts.Token(context.Background())
+	if !row.Cold {
+		_, err = ts.Token(context.Background())
 		require.NoError(t, err)
 	}
-	row.fault(srv, tok)
-	if row.closed {
-		srv.Close()
-	}
+	row.Setup(srv) // a Closed row closes the server
 
 	// No row may hang: those without a deadline of their own get a far one.
 	timeout := 20 * time.Second
-	if row.deadline {
+	if row.Deadline {
 		timeout = faultDeadline
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	msg := kefu.NewText(faultUser, "fault matrix: "+row.name)
+	msg := kefu.NewText(faultUser, "fault matrix: "+row.Name)
 	var before, after runtime.MemStats
-	big := row.name == "10 MiB answer"
+	big := row.Name == bigAnswerRow
 	if big {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -350,7 +236,7 @@ func runFault(t *testing.T, row faultRow, p kefu.RetryPolicy) (res faultResult, 
 	// Close waits for the requests in flight (a delayed answer is cut
 	// short), so the counts below are final.
 	srv.Close()
-	res = faultResult{row: row.name, took: took, got: faultWant{
+	res = faultResult{row: row.Name, took: took, ends: ends, got: faultWant{
 		class:    errorClass(sendErr),
 		attempts: srv.Calls(kefutest.PathSend),
 		copies:   len(srv.Messages(faultUser)),
@@ -379,51 +265,57 @@ func runFault(t *testing.T, row faultRow, p kefu.RetryPolicy) (res faultResult, 
 // it recorded; with a debug logger on, it checks that no issued token nor
 // the app secret shows in the error or the logs.
 func TestFaultMatrix(t *testing.T) {
-	policies := []struct {
-		name string
-		p    kefu.RetryPolicy
-	}{
-		{"default", kefutest.FastRetry()},
-		{"RetryUnknown", func() kefu.RetryPolicy { p := kefutest.FastRetry(); p.RetryUnknown = true; return p }()},
-	}
 	var results []faultResult
-	for _, row := range faultRows() {
-		for _, pol := range policies {
-			want := row.def
-			if pol.p.RetryUnknown {
-				want = row.unknown
-			}
-			t.Run(row.name+"/"+pol.name, func(t *testing.T) {
+	for _, row := range kefutest.FaultCases() {
+		for _, retryUnknown := range []bool{false, true} {
+			pol := struct {
+				name string
+				p    kefu.RetryPolicy
+			}{map[bool]string{false: "default", true: "RetryUnknown"}[retryUnknown], kefutest.FaultPolicy(retryUnknown)}
+			out := row.Outcome(retryUnknown)
+			want := wantOf(out)
+			t.Run(row.Name+"/"+pol.name, func(t *testing.T) {
 				res, secrets, shown, err := runFault(t, row, pol.p)
 				res.policy = pol.name
 				results = append(results, res)
 
 				assert.Equal(t, want, res.got, "error: %v", err)
+				for _, e := range out.Errs {
+					assert.ErrorIs(t, err, e)
+				}
+				if assert.Len(t, res.ends, 1, "the Call hook saw the call end once") {
+					end := res.ends[0]
+					assert.Equal(t, out.Class, end.Class, "the hooks' result class")
+					assert.Equal(t, out.ErrCode, end.ErrCode, "the hooks' errcode")
+					assert.Equal(t, out.Attempts, end.Attempts, "the hooks' attempts")
+					assert.Equal(t, out.Class == kefu.ResultOK, end.Err == nil, "an error exactly when the call failed")
+				}
 				if !pol.p.RetryUnknown {
 					assert.LessOrEqual(t, res.got.copies, 1, "never two copies under the default policy")
-					assert.Equal(t, row.lost, strings.HasPrefix(res.got.class, "ErrDeliveryUnknown"),
+					assert.Equal(t, row.Lost, strings.HasPrefix(res.got.class, "ErrDeliveryUnknown"),
 						"ErrDeliveryUnknown exactly when the answer was lost")
 				}
 				if res.got.class == "nil" {
 					assert.Positive(t, res.got.copies, "a success is delivered")
 				}
-				if row.deadline {
+				if row.Deadline {
 					assert.Less(t, res.took, faultDeadline+deadlineMargin, "returns within its deadline plus a margin")
 				}
 				if res.alloc > 0 {
 					assert.Less(t, res.alloc, uint64(3<<20), "an over-long answer costs bounded memory")
 				}
-				if row.closed {
+				if row.Closed {
 					assert.Equal(t, pol.p.MaxAttempts, res.tries, "a refused connection is retried: nothing was sent")
 				} else {
 					assert.Equal(t, res.got.attempts, res.tries, "the client logs every attempt WeChat saw")
 				}
+				assert.Equal(t, out.Attempts, res.tries, "the client logs every attempt it made")
 				var re *kefu.RequestError
 				if errors.As(err, &re) {
 					assert.NotContains(t, re.URL, "?", "a RequestError's URL has no query")
 				}
 				var te *kefu.TokenError
-				if err != nil && res.got.attempts == 0 && !row.closed {
+				if err != nil && res.got.attempts == 0 && !row.Closed {
 					assert.ErrorAs(t, err, &te, "no send attempt: the error names the token phase")
 					assert.NotErrorIs(t, err, kefu.ErrDeliveryUnknown, "nothing was sent")
 				}
