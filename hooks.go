@@ -152,8 +152,9 @@ func classOf(oc outcome, err error) ResultClass {
 		return ResultNotSent
 	}
 	var te *TokenError
-	if errors.As(err, &te) {
-		return ResultNotSent
+	var re *RequestError
+	if errors.As(err, &te) || errors.As(err, &re) && !re.MaybeDelivered {
+		return ResultNotSent // no token, or a request that never left (a refused connection)
 	}
 	return ResultError
 }

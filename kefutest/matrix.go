@@ -134,9 +134,8 @@ func sendCodeCases() []FaultCase {
 
 // transportCases are HTTP statuses, connections and deadlines.
 func transportCases() []FaultCase {
-	// kefu's hooks class a refused connection as kefu.ResultError (its
-	// *kefu.RequestError says MaybeDelivered is false all the same).
-	connRefused := FaultOutcome{Class: kefu.ResultError, Errs: []error{syscall.ECONNREFUSED}, Attempts: 3, TokenCalls: 1}
+	// A refused connection never carried the request: not sent.
+	connRefused := FaultOutcome{Class: kefu.ResultNotSent, Errs: []error{syscall.ECONNREFUSED}, Attempts: 3, TokenCalls: 1}
 	afterDeadline := FaultOutcome{Class: kefu.ResultUnknown, Errs: []error{kefu.ErrDeliveryUnknown, context.DeadlineExceeded},
 		Attempts: 1, SendCalls: 1, Copies: 1, TokenCalls: 1}
 	rows := []FaultCase{
