@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // A Journal records a bulk send (SendAll) item by item, so that a run that
@@ -132,8 +134,9 @@ type FileJournal struct {
 	queued   uint64 // sequence number of the last line queued (in buf or written)
 	written  uint64 // every line up to this one is written to the file
 	synced   uint64 // every line up to this one is on disk
-	covering uint64 // the highest line an fsync running covers
-	syncing  int    // fsyncs running
+	running  *batch // the batch whose fsync runs
+	next     *batch // the claims waiting for the fsync after it
+	flushing bool   // a caller is running batches (flush)
 	syncs    int    // fsyncs made, for tests
 	done     *sync.Cond
 	err      error // a failed write: the journal is unusable
@@ -147,7 +150,6 @@ func OpenJournal(path string) (*FileJournal, error) {
 		return nil, fmt.Errorf("kefu: journal: %w", err)
 	}
 	j := &FileJournal{f: f, entries: make(map[string]JournalEntry)}
-	j.done = sync.NewCond(&j.mu)
 	end, err := j.load()
 	if err == nil {
 		err = j.resume(end)
@@ -291,51 +293,72 @@ func (j *FileJournal) Close() error {
 // append adds e to the map and to the pending lines; j.mu is held.
 func (j *FileJournal) append(e JournalEntry) uint64 {
 	j.entries[e.Key] = e
-	line, _ := json.Marshal(e) // strings, numbers, a time: cannot fail
-	j.buf = append(append(j.buf, line...), '\n')
+	j.buf = append(appendEntry(j.buf, e), '\n')
 	j.queued++
 	return j.queued
 }
 
-// maxSyncing is how many fsyncs may run at once: one. The claims that
-// arrive while it runs wait and share the next (group commit: ~35 claims an
-// fsync with 128 senders here). Three at once measured worse: each then
-// covered one or two claims, and fsyncs, not sends, set the pace.
-const maxSyncing = 1
+// A batch is one fsync and the claims waiting for it: it covers every line
+// written before it started.
+type batch struct {
+	upTo uint64        // the last line it covers, once started
+	done chan struct{} // closed when it ended
+}
 
-// syncUpTo returns when every line up to seq is on disk. Pending lines are
-// written under j.mu (to the page cache: fast); then, unless an fsync
-// already running covers seq, the caller starts one for everything written
-// so far, outside the lock, and the others wait for the first that covers
-// them. j.mu is held, and released while syncing.
+// syncUpTo returns when every line up to seq is on disk (group commit).
+// The claims made while an fsync runs join the next batch; the caller that
+// finds no flusher becomes it and runs batches until none is waiting, so
+// that each waiter wakes once, when its own batch ended. j.mu is held, and
+// released while syncing and waiting.
 func (j *FileJournal) syncUpTo(seq uint64) error {
-	for j.synced < seq && j.err == nil {
-		if j.written < seq {
-			if err := j.write(); err != nil {
-				j.err = fmt.Errorf("kefu: journal: %w", err)
-				break
-			}
+	if j.synced >= seq || j.err != nil {
+		return j.err
+	}
+	b := j.running
+	if b == nil || b.upTo < seq {
+		if j.next == nil {
+			j.next = &batch{done: make(chan struct{})}
 		}
-		if j.covering >= seq || j.syncing >= maxSyncing {
-			j.done.Wait() // an fsync running covers seq, or the device is busy enough
-			continue
+		b = j.next
+	}
+	if !j.flushing {
+		j.flushing = true
+		j.flush()
+		j.flushing = false
+	}
+	j.mu.Unlock()
+	<-b.done
+	j.mu.Lock()
+	return j.err
+}
+
+// flush runs the waiting batches one after the other: write what is
+// pending, fsync, wake the batch's waiters. j.mu is held, and released
+// while syncing.
+func (j *FileJournal) flush() {
+	for j.next != nil {
+		b := j.next
+		j.next = nil
+		var err error
+		if j.err == nil {
+			err = j.write()
 		}
-		cover := j.written
-		j.syncing++
-		j.covering = max(j.covering, cover)
-		j.mu.Unlock()
-		err := datasync(j.f)
-		j.mu.Lock()
-		j.syncing--
-		if err != nil {
+		b.upTo = j.written
+		j.running = b
+		if err == nil && j.err == nil {
+			j.mu.Unlock()
+			err = datasync(j.f)
+			j.mu.Lock()
+		}
+		j.running = nil
+		if err != nil && j.err == nil {
 			j.err = fmt.Errorf("kefu: journal: %w", err)
-		} else if cover > j.synced {
-			j.synced = cover
+		} else if err == nil && b.upTo > j.synced {
+			j.synced = b.upTo
 			j.syncs++
 		}
-		j.done.Broadcast()
+		close(b.done)
 	}
-	return j.err
 }
 
 // write writes the pending lines at j.off. j.mu is held.
@@ -356,4 +379,59 @@ func (j *FileJournal) String() string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return fmt.Sprintf("%d entries, %d lines synced in %d fsyncs", len(j.entries), j.synced, j.syncs)
+}
+
+// appendEntry appends e as one JSON object, as encoding/json would write it
+// (the loader reads it with encoding/json), without reflection.
+func appendEntry(b []byte, e JournalEntry) []byte {
+	b = append(b, `{"key":`...)
+	b = appendJSONString(b, e.Key)
+	if e.Hash != "" {
+		b = append(b, `,"hash":`...)
+		b = appendJSONString(b, e.Hash)
+	}
+	b = append(b, `,"state":"`...)
+	b = append(b, e.State.String()...)
+	b = append(b, '"')
+	if e.MsgID != 0 {
+		b = append(b, `,"msgid":`...)
+		b = strconv.AppendInt(b, e.MsgID, 10)
+	}
+	if e.Code != 0 {
+		b = append(b, `,"errcode":`...)
+		b = strconv.AppendInt(b, int64(e.Code), 10)
+	}
+	b = append(b, `,"at":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// appendJSONString appends s quoted for JSON: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced, the rest as is.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+			i++
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			i++
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return append(b, '"')
 }

@@ -2,9 +2,11 @@ package kefu
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +168,23 @@ func TestFileJournalAfterACrash(t *testing.T) {
 	fi, err = os.Stat(path)
 	require.NoError(t, err)
 	assert.Less(t, fi.Size(), int64(1000), "Close cut the space ahead off")
+}
+
+// TestAppendEntry: the hand-written line reads back, through encoding/json,
+// as the entry it was made from, whatever its key holds.
+func TestAppendEntry(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 30, 8, 0, 0, 123456789, time.UTC)
+	for _, e := range []JournalEntry{
+		{Key: "o1#0", Hash: "abc", State: JournalAttempted, At: at},
+		{Key: "o1#1", State: JournalSent, MsgID: 1234567890123, At: at},
+		{Key: `q"uote\back` + "\n\x01\x7f 你好 \xff", State: JournalFailed, Code: 45015, At: at},
+	} {
+		line := appendEntry(nil, e)
+		var back JournalEntry
+		require.NoError(t, json.Unmarshal(line, &back), "%s", line)
+		want := e
+		want.Key = strings.ToValidUTF8(e.Key, "\ufffd")
+		assert.Equal(t, want, back)
+	}
 }
