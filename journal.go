@@ -138,8 +138,7 @@ type FileJournal struct {
 	next     *batch // the claims waiting for the fsync after it
 	flushing bool   // a caller is running batches (flush)
 	syncs    int    // fsyncs made, for tests
-	done     *sync.Cond
-	err      error // a failed write: the journal is unusable
+	err      error  // a failed write: the journal is unusable
 }
 
 // OpenJournal opens (or creates) the journal file at path and reads what it
