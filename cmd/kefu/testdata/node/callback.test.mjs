@@ -6,13 +6,11 @@
 //
 //	go build -o /tmp/kefu ./cmd/kefu && KEFU_BIN=/tmp/kefu node --test cmd/kefu/testdata/node/callback.test.mjs
 import { test } from 'node:test';
+import { startFake } from './fake-process.mjs';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { createServer } from 'node:http';
 import { createHash, createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-const bin = process.env.KEFU_BIN;
 const TOKEN = 'nodeToken1';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const APPID = 'wxnode0000000001';
@@ -95,24 +93,6 @@ async function startService() {
   return { url: `http://127.0.0.1:${port}/wx`, seen, close: () => new Promise((r) => server.close(r)) };
 }
 
-// startFake runs kefu fake with args; the Token and key go in the
-// environment, as they should.
-async function startFake(args, env) {
-  assert.ok(bin, 'set KEFU_BIN to a kefu binary');
-  const proc = spawn(bin, ['fake', '--addr', '127.0.0.1:0', '--json', ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const lines = createInterface({ input: proc.stdout });
-  const ready = await new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`kefu fake exited with ${code} before it was ready`)));
-    lines.once('line', (line) => resolve(JSON.parse(line)));
-  });
-  const stop = async () => {
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGTERM');
-    assert.equal(await exited, 0, 'kefu fake stops cleanly on SIGTERM');
-  };
-  return { ready, stop };
-}
 
 async function call(base, method, path, body) {
   const res = await fetch(base + path, {

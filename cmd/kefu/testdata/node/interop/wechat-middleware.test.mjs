@@ -7,16 +7,14 @@
 //	(cd cmd/kefu/testdata/node/interop && npm ci)
 //	go build -o /tmp/kefu ./cmd/kefu && KEFU_BIN=/tmp/kefu node --test cmd/kefu/testdata/node/interop/
 import { test } from 'node:test';
+import { startFake } from '../fake-process.mjs';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const wechat = require('wechat');
 
-const bin = process.env.KEFU_BIN;
 const TOKEN = 'interopToken1';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const APPID = 'wxinterop0000001';
@@ -40,22 +38,6 @@ async function startService() {
   return { url: `http://127.0.0.1:${server.address().port}/wx`, close: () => new Promise((r) => server.close(r)) };
 }
 
-async function startFake(args, env) {
-  assert.ok(bin, 'set KEFU_BIN to a kefu binary');
-  const proc = spawn(bin, ['fake', '--addr', '127.0.0.1:0', '--json', ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const lines = createInterface({ input: proc.stdout });
-  const ready = await new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`kefu fake exited with ${code} before it was ready`)));
-    lines.once('line', (line) => resolve(JSON.parse(line)));
-  });
-  const stop = async () => {
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGTERM');
-    assert.equal(await exited, 0);
-  };
-  return { ready, stop };
-}
 
 async function post(base, path, body) {
   const res = await fetch(base + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
