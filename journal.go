@@ -119,10 +119,12 @@ func CanClaim(prev JournalEntry, held bool, c Claim) (bool, error) {
 
 // FileJournal is a Journal in an append-only file of JSON lines, one per
 // claim or outcome; the last line of a key wins. Claims are written and
-// fsynced before Claim returns, and concurrent claims share one fsync
-// (group commit); outcomes are written with the next one, or on Close. A
-// line torn by a crash is ignored: its claim was never synced, so its
-// message was never sent. One process at a time may use a file.
+// synced before Claim returns, and concurrent claims share one sync (group
+// commit); outcomes are written with the next one, or on Close. Lines go
+// over zeros written ahead (1 MiB at a time), so that a sync is an
+// fdatasync with no metadata to commit; Close cuts the zeros off. A line
+// torn by a crash is ignored: its claim was never synced, so its message
+// was never sent. One process at a time may use a file.
 type FileJournal struct {
 	f    *os.File
 	off  int64 // where the next line goes
