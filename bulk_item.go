@@ -28,7 +28,7 @@ func (r *bulkRun) prepare(ctx context.Context, it bulkItem) (claimed, bool) {
 	if err := r.stopped(ctx); err != nil {
 		return claimed{res: r.notAttempted(it, err)}, false
 	}
-	prev, ok, err := r.claim(ctx, Claim{Key: res.Key, Hash: messageHash(m), At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
+	prev, ok, err := r.claim(ctx, &it, Claim{Key: res.Key, At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
 	if err != nil {
 		r.fail(err)
 		return claimed{res: r.notAttempted(it, err)}, false
@@ -51,13 +51,13 @@ func (r *bulkRun) send(ctx context.Context, c claimed) SendResult {
 		r.record(ctx, JournalEntry{Key: c.res.Key, State: JournalReleased})
 		return r.notAttempted(c.it, ErrQuotaKept)
 	}
-	resp, err := r.deliver(ctx, c.it.msg)
+	resp, err := r.deliver(ctx, &c.it)
 	return r.settle(ctx, c.it, c.res, resp, err)
 }
 
-// deliver sends m when the gate and the limiter let it, and again after
+// deliver sends the item when the gate and the limiter let it, and again after
 // each 45011 (WeChat refused it: nothing was delivered).
-func (r *bulkRun) deliver(ctx context.Context, m *Message) (*Response, error) {
+func (r *bulkRun) deliver(ctx context.Context, it *bulkItem) (*Response, error) {
 	for {
 		if err := r.gate.wait(ctx); err != nil {
 			return nil, err
@@ -69,7 +69,7 @@ func (r *bulkRun) deliver(ctx context.Context, m *Message) (*Response, error) {
 		}
 		// A send that started finishes even when the run is cancelled
 		// (Ctrl-C), so that its outcome is known and journalled.
-		resp, err := r.c.send(context.WithoutCancel(ctx), m, r.cfg.windows)
+		resp, err := r.c.send(context.WithoutCancel(ctx), it.msg, it.encoded(), r.cfg.windows)
 		if apiCode(err) != 45011 {
 			return resp, err
 		}
@@ -156,7 +156,7 @@ func (r *bulkRun) fallback(ctx context.Context, it bulkItem, key string, cause e
 	}
 	fkey := key + "#fallback"
 	now := r.cfg.now()
-	prev, ok, err := r.claim(ctx, Claim{Key: fkey, Hash: messageHash(it.msg), At: now, RetryUnknown: true, UnknownSince: now.Add(-r.cfg.fallbackTTL)})
+	prev, ok, err := r.claim(ctx, &it, Claim{Key: fkey, At: now, RetryUnknown: true, UnknownSince: now.Add(-r.cfg.fallbackTTL)})
 	if err != nil {
 		r.fail(err)
 		return &FallbackResult{Status: StatusNotAttempted, Err: err}
@@ -194,10 +194,16 @@ func (r *bulkRun) fallbackStopped() bool {
 }
 
 // claim takes a key in the journal; without one every key is free.
-func (r *bulkRun) claim(ctx context.Context, c Claim) (JournalEntry, bool, error) {
+// The message's hash (its wire encoding, hashed) is made only for a
+// journal, once per item.
+func (r *bulkRun) claim(ctx context.Context, it *bulkItem, c Claim) (JournalEntry, bool, error) {
 	if r.cfg.journal == nil {
 		return JournalEntry{}, true, nil
 	}
+	if it.hash == "" {
+		it.hash = messageHash(it.encoded())
+	}
+	c.Hash = it.hash
 	return r.cfg.journal.Claim(context.WithoutCancel(ctx), c)
 }
 

@@ -28,6 +28,17 @@ type bulkRun struct {
 type bulkItem struct {
 	index int
 	msg   *Message
+	body  []byte // msg's wire encoding, once made (encoded)
+	hash  string // messageHash(body), once a journal needed it
+}
+
+// encoded returns the item's wire encoding, made once: the journal hashes
+// the bytes that are sent.
+func (it *bulkItem) encoded() []byte {
+	if it.body == nil {
+		it.body = marshalMessage(it.msg)
+	}
+	return it.body
 }
 
 func newRun(c *Client, cfg *bulkConfig) *bulkRun {

@@ -279,11 +279,12 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	return c.send(ctx, m, c.windows)
+	return c.send(ctx, m, marshalMessage(m), c.windows)
 }
 
-// send sends a validated m, consulting windows when not nil.
-func (c *Client) send(ctx context.Context, m *Message, windows *WindowTracker) (*Response, error) {
+// send sends a validated m, encoded as body, consulting windows when not
+// nil.
+func (c *Client) send(ctx context.Context, m *Message, body []byte, windows *WindowTracker) (*Response, error) {
 	var held reservation
 	if windows != nil {
 		var err error
@@ -292,7 +293,6 @@ func (c *Client) send(ctx context.Context, m *Message, windows *WindowTracker) (
 			return nil, err
 		}
 	}
-	body := marshalMessage(m)
 	resp := &Response{ErrMsg: "ok"}
 	r := &request{method: http.MethodPost, path: sendPath, retryUnknown: c.ep.retry.RetryUnknown, out: resp, msgType: m.MsgType, openID: m.ToUser}
 	err := c.do(ctx, r.withJSON(body))

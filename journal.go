@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // A Journal records a bulk send (SendAll) item by item, so that a run that
@@ -386,10 +385,10 @@ func (j *FileJournal) String() string {
 // (the loader reads it with encoding/json), without reflection.
 func appendEntry(b []byte, e JournalEntry) []byte {
 	b = append(b, `{"key":`...)
-	b = appendJSONString(b, e.Key)
+	b = appendString(b, e.Key)
 	if e.Hash != "" {
 		b = append(b, `,"hash":`...)
-		b = appendJSONString(b, e.Hash)
+		b = appendString(b, e.Hash)
 	}
 	b = append(b, `,"state":"`...)
 	b = append(b, e.State.String()...)
@@ -405,34 +404,4 @@ func appendEntry(b []byte, e JournalEntry) []byte {
 	b = append(b, `,"at":"`...)
 	b = e.At.AppendFormat(b, time.RFC3339Nano)
 	return append(b, `"}`...)
-}
-
-// appendJSONString appends s quoted for JSON: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced, the rest as is.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-			i++
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			i++
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
-		default:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return append(b, '"')
 }

@@ -25,9 +25,9 @@ func Signature(token, timestamp, nonce string, more ...string) string {
 	var sum [sha1.Size]byte
 	switch len(more) {
 	case 0:
-		sum = signature4(token, timestamp, nonce, nil, false)
+		sum = signature4(token, timestamp, nonce, nil)
 	case 1:
-		sum = signature4(token, timestamp, nonce, []byte(more[0]), true)
+		sum = signature4(token, timestamp, nonce, []byte(more[0]))
 	default:
 		parts := append([]string{token, timestamp, nonce}, more...)
 		sort.Strings(parts)
@@ -40,9 +40,10 @@ func Signature(token, timestamp, nonce string, more ...string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// signature4 hashes a, b and c, and d when hasD, concatenated in sorted
-// order; for the common sizes without allocating.
-func signature4(a, b, c string, d []byte, hasD bool) [sha1.Size]byte {
+// signature4 hashes a, b, c and d concatenated in sorted order (an empty d
+// adds nothing: the signature over three parts); for the common sizes
+// without allocating.
+func signature4(a, b, c string, d []byte) [sha1.Size]byte {
 	p := [3]string{a, b, c}
 	for i := 1; i < 3; i++ {
 		for j := i; j > 0 && p[j] < p[j-1]; j-- {
@@ -51,7 +52,7 @@ func signature4(a, b, c string, d []byte, hasD bool) [sha1.Size]byte {
 	}
 	var stack [1024]byte
 	buf := stack[:0]
-	placed := !hasD
+	placed := false
 	for _, s := range p {
 		if !placed && string(d) < s {
 			buf, placed = append(buf, d...), true
@@ -66,8 +67,8 @@ func signature4(a, b, c string, d []byte, hasD bool) [sha1.Size]byte {
 
 // validSignature compares got with the signature over the parts in constant
 // time.
-func validSignature(got string, token, timestamp, nonce string, encrypt []byte, hasEncrypt bool) bool {
-	want := signature4(token, timestamp, nonce, encrypt, hasEncrypt)
+func validSignature(got string, token, timestamp, nonce string, encrypt []byte) bool {
+	want := signature4(token, timestamp, nonce, encrypt)
 	var hexed [2 * sha1.Size]byte
 	hex.Encode(hexed[:], want[:])
 	return subtle.ConstantTimeCompare([]byte(got), hexed[:]) == 1
@@ -130,10 +131,10 @@ func aesKey(k string) ([]byte, error) {
 // to a well-formed message ErrMalformed, and another account's appid trailer
 // ErrWrongAppID.
 func (c *Crypter) Decrypt(msgSignature, timestamp, nonce, encrypted string) ([]byte, error) {
-	if !validSignature(msgSignature, c.token, timestamp, nonce, []byte(encrypted), true) {
+	if !validSignature(msgSignature, c.token, timestamp, nonce, []byte(encrypted)) {
 		return nil, fmt.Errorf("%w: msg_signature does not match the Encrypt field", ErrBadSignature)
 	}
-	msg, _, err := c.open([]byte(encrypted), nil)
+	msg, _, err := c.open([]byte(encrypted))
 	return msg, err
 }
 
@@ -147,15 +148,11 @@ func (c *Crypter) Encrypt(plaintext []byte, timestamp, nonce string) (encrypted,
 	return encrypted, Signature(c.token, timestamp, nonce, encrypted), nil
 }
 
-// open decrypts base64 ciphertext into dst (reused when large enough) and
-// returns the message (a slice of the result) and the 16-byte random prefix.
-func (c *Crypter) open(b64 []byte, dst []byte) (msg []byte, random [16]byte, err error) {
-	n := base64.StdEncoding.DecodedLen(len(b64))
-	if cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	dst = dst[:n]
-	n, err = base64.StdEncoding.Decode(dst, b64)
+// open decrypts base64 ciphertext and returns the message (a slice of a
+// fresh buffer, which the caller may keep) and the 16-byte random prefix.
+func (c *Crypter) open(b64 []byte) (msg []byte, random [16]byte, err error) {
+	dst := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	n, err := base64.StdEncoding.Decode(dst, b64)
 	if err != nil {
 		return nil, random, fmt.Errorf("%w: Encrypt is not base64", ErrMalformed)
 	}
@@ -203,10 +200,7 @@ func (c *Crypter) seal(dst []byte, random [16]byte, msg []byte) []byte {
 		plain = append(plain, byte(pad))
 	}
 	cipher.NewCBCEncrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(plain, plain)
-	start := len(dst)
-	dst = append(dst, make([]byte, base64.StdEncoding.EncodedLen(len(plain)))...)
-	base64.StdEncoding.Encode(dst[start:], plain)
-	return dst
+	return base64.StdEncoding.AppendEncode(dst, plain)
 }
 
 // randomPrefix fills the 16 random bytes that start a plaintext. crypto/rand

@@ -42,14 +42,7 @@ func (d *MemoryDeduper) Claim(_ context.Context, key string, ttl time.Duration) 
 	now := d.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !now.Before(d.next) {
-		for k, end := range d.keys {
-			if !now.Before(end) {
-				delete(d.keys, k)
-			}
-		}
-		d.next = now.Add(ttl)
-	}
+	sweep(d.keys, now, &d.next, ttl, func(end time.Time) bool { return !now.Before(end) })
 	if end, ok := d.keys[key]; ok && now.Before(end) {
 		return false, nil
 	}
@@ -101,14 +94,7 @@ func (fs *flights) join(key string, now time.Time) (*flight, bool) {
 	if fs.m == nil {
 		fs.m = make(map[string]*flight)
 	}
-	if !now.Before(fs.next) {
-		for k, f := range fs.m {
-			if f.ended && !now.Before(f.expires) {
-				delete(fs.m, k)
-			}
-		}
-		fs.next = now.Add(fs.ttl)
-	}
+	sweep(fs.m, now, &fs.next, fs.ttl, func(f *flight) bool { return f.ended && !now.Before(f.expires) })
 	if f, ok := fs.m[key]; ok && (!f.ended || now.Before(f.expires)) {
 		return f, false
 	}
@@ -152,17 +138,25 @@ func (n *nonces) admit(key string, digest [20]byte, now time.Time, life time.Dur
 	if n.m == nil {
 		n.m = make(map[string]nonceEntry)
 	}
-	if !now.Before(n.next) {
-		for k, e := range n.m {
-			if !now.Before(e.expires) {
-				delete(n.m, k)
-			}
-		}
-		n.next = now.Add(life)
-	}
+	sweep(n.m, now, &n.next, life, func(e nonceEntry) bool { return !now.Before(e.expires) })
 	if e, ok := n.m[key]; ok && now.Before(e.expires) {
 		return e.digest == digest
 	}
 	n.m[key] = nonceEntry{digest: digest, expires: now.Add(life)}
 	return true
+}
+
+// sweep deletes m's expired entries when now has reached *next, and sets
+// the next sweep every from now: the maps here are kept small without a
+// goroutine or a timer.
+func sweep[V any](m map[string]V, now time.Time, next *time.Time, every time.Duration, expired func(V) bool) {
+	if now.Before(*next) {
+		return
+	}
+	for k, v := range m {
+		if expired(v) {
+			delete(m, k)
+		}
+	}
+	*next = now.Add(every)
 }

@@ -189,7 +189,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // matches.
 func (h *Handler) serveCheck(w http.ResponseWriter, r *http.Request) {
 	q := parseQuery(r.URL.RawQuery)
-	if !validSignature(q.signature, h.cfg.Token, q.timestamp, q.nonce, nil, false) {
+	if !validSignature(q.signature, h.cfg.Token, q.timestamp, q.nonce, nil) {
 		h.refuse(w, http.StatusForbidden, fmt.Errorf("%w: URL check", ErrBadSignature))
 		return
 	}
@@ -255,7 +255,7 @@ func (h *Handler) serveMessage(w http.ResponseWriter, r *http.Request) {
 // size, envelope, msg_signature, decryption and appid, then parsing.
 func (h *Handler) admit(r *http.Request, req *request) (int, error) {
 	q := &req.q
-	if !validSignature(q.signature, h.cfg.Token, q.timestamp, q.nonce, nil, false) {
+	if !validSignature(q.signature, h.cfg.Token, q.timestamp, q.nonce, nil) {
 		return http.StatusForbidden, fmt.Errorf("%w: signature", ErrBadSignature)
 	}
 	if err := h.checkAge(q.timestamp, req.arrived); err != nil {
@@ -314,12 +314,12 @@ func (h *Handler) open(body []byte, req *request) ([]byte, int, error) {
 	if len(h.crypters) == 0 {
 		return nil, http.StatusForbidden, fmt.Errorf("%w: an encrypted body, and no EncodingAESKey is configured", ErrMalformed)
 	}
-	if !validSignature(req.q.msgSignature, h.cfg.Token, req.q.timestamp, req.q.nonce, enc, true) {
+	if !validSignature(req.q.msgSignature, h.cfg.Token, req.q.timestamp, req.q.nonce, enc) {
 		return nil, http.StatusForbidden, fmt.Errorf("%w: msg_signature", ErrBadSignature)
 	}
 	var first error
 	for _, c := range h.crypters {
-		msg, _, err := c.open(enc, nil)
+		msg, _, err := c.open(enc)
 		if err == nil {
 			req.crypter = c
 			return msg[:len(msg):len(msg)], 0, nil

@@ -226,19 +226,19 @@ func (h *Handler) answer(w http.ResponseWriter, req *request, reply Reply) {
 	now := h.cfg.Now().Unix()
 	pb := bufPool.Get().(*[]byte)
 	defer bufPool.Put(pb)
-	b := (*pb)[:0]
+	var b []byte
 	if req.json {
-		b = reply.passive().appendJSON(b, req.msg, now)
+		b = reply.passive().appendJSON((*pb)[:0], req.msg, now)
 	} else {
-		b = reply.passive().appendXML(b, req.msg, now)
+		b = reply.passive().appendXML((*pb)[:0], req.msg, now)
 	}
+	*pb = b // the pool keeps what the buffer grew to
 	if req.crypter != nil {
-		sealed := bufPool.Get().(*[]byte)
-		defer bufPool.Put(sealed)
-		*sealed = h.seal((*sealed)[:0], b, req, now)
-		b, *sealed = *sealed, b
+		ps := bufPool.Get().(*[]byte)
+		defer bufPool.Put(ps)
+		b = h.seal((*ps)[:0], b, req, now)
+		*ps = b
 	}
-	*pb = b
 	if req.json {
 		w.Header()["Content-Type"] = jsonType
 	} else {
@@ -259,7 +259,7 @@ func (h *Handler) seal(dst, plaintext []byte, req *request, now int64) []byte {
 	randomPrefix(&random)
 	ts := strconv.AppendInt(make([]byte, 0, 20), now, 10)
 	enc := req.crypter.seal(nil, random, plaintext)
-	sum := signature4(h.cfg.Token, string(ts), req.q.nonce, enc, true)
+	sum := signature4(h.cfg.Token, string(ts), req.q.nonce, enc)
 	var sig [40]byte
 	hex.Encode(sig[:], sum[:])
 	if req.json {
