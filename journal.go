@@ -124,24 +124,28 @@ func CanClaim(prev JournalEntry, held bool, c Claim) (bool, error) {
 // fdatasync with no metadata to commit; Close cuts the zeros off. A line
 // torn by a crash is ignored: its claim was never synced, so its message
 // was never sent. One process at a time may use a file.
+//
+// No file I/O happens under the journal's lock: a claim holds it only to
+// look its key up and queue a line, so that many senders claiming at once
+// do not queue behind a write or a sync.
 type FileJournal struct {
-	f    *os.File
-	off  int64 // where the next line goes
-	size int64 // the file's size: zeros from off on
+	f *os.File
+	// Owned by the caller running batches (flushing), or by Open and Close.
+	off   int64  // where the next line goes
+	size  int64  // the file's size: zeros from off on
+	spare []byte // the buffer the last batch wrote, reused for the next
 
 	mu       sync.Mutex
 	entries  map[string]JournalEntry
-	buf      []byte // lines not yet written
-	queued   uint64 // sequence number of the last line queued (in buf or written)
-	written  uint64 // every line up to this one is written to the file
+	buf      []byte // lines not yet handed to a batch
+	queued   uint64 // sequence number of the last line queued
 	synced   uint64 // every line up to this one is on disk
-	running  *batch // the batch whose fsync runs
-	next     *batch // the claims waiting for the fsync after it
+	running  *batch // the batch being written and synced
+	next     *batch // the claims waiting for the batch after it
 	flushing bool   // a caller is running batches (flush)
 	syncs    int    // fsyncs made, for tests
 	err      error  // a failed write: the journal is unusable
 }
-
 // OpenJournal opens (or creates) the journal file at path and reads what it
 // holds.
 func OpenJournal(path string) (*FileJournal, error) {
@@ -209,7 +213,7 @@ func (j *FileJournal) resume(end int64) error {
 const journalChunk = 1 << 20
 
 // grow makes room for n more bytes after j.off: it writes zeros ahead and
-// fsyncs the new size. j.mu is held.
+// fsyncs the new size. Only the caller running batches calls it.
 func (j *FileJournal) grow(n int) error {
 	if j.off+int64(n) <= j.size {
 		return nil
@@ -238,10 +242,7 @@ func (j *FileJournal) Claim(_ context.Context, c Claim) (JournalEntry, bool, err
 		j.mu.Unlock()
 		return prev, false, err
 	}
-	seq := j.append(JournalEntry{Key: c.Key, Hash: c.Hash, State: JournalAttempted, At: c.At})
-	err = j.syncUpTo(seq)
-	j.mu.Unlock()
-	if err != nil {
+	if err := j.syncUpTo(j.append(JournalEntry{Key: c.Key, Hash: c.Hash, State: JournalAttempted, At: c.At})); err != nil {
 		return JournalEntry{}, false, err
 	}
 	return prev, true, nil
@@ -283,7 +284,6 @@ func (j *FileJournal) Close() error {
 			err = j.f.Sync()
 		}
 	}
-	j.mu.Unlock()
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
 	}
@@ -298,20 +298,21 @@ func (j *FileJournal) append(e JournalEntry) uint64 {
 	return j.queued
 }
 
-// A batch is one fsync and the claims waiting for it: it covers every line
-// written before it started.
+// A batch is one write and fsync, and the claims waiting for it.
 type batch struct {
 	upTo uint64        // the last line it covers, once started
+	err  error         // how it ended, set before done is closed
 	done chan struct{} // closed when it ended
 }
 
 // syncUpTo returns when every line up to seq is on disk (group commit).
-// The claims made while an fsync runs join the next batch; the caller that
-// finds no flusher becomes it and runs batches until none is waiting, so
-// that each waiter wakes once, when its own batch ended. j.mu is held, and
-// released while syncing and waiting.
+// It is called with j.mu held and returns with it released. The claims
+// queued while a batch runs join the next one; the caller that finds no
+// one running batches runs them (flush) until none is waiting. Each waiter
+// wakes once, when its own batch ended, and does not take the lock again.
 func (j *FileJournal) syncUpTo(seq uint64) error {
 	if j.synced >= seq || j.err != nil {
+		defer j.mu.Unlock()
 		return j.err
 	}
 	b := j.running
@@ -321,56 +322,68 @@ func (j *FileJournal) syncUpTo(seq uint64) error {
 		}
 		b = j.next
 	}
-	if !j.flushing {
-		j.flushing = true
-		j.flush()
-		j.flushing = false
-	}
+	flusher := !j.flushing
+	j.flushing = true
 	j.mu.Unlock()
+	if flusher {
+		j.flush()
+	}
 	<-b.done
-	j.mu.Lock()
-	return j.err
+	return b.err
 }
 
-// flush runs the waiting batches one after the other: write what is
-// pending, fsync, wake the batch's waiters. j.mu is held, and released
-// while syncing.
+// flush runs the waiting batches one after the other: take the lines
+// queued, write them, fsync, wake the batch's waiters. Only one caller
+// runs it at a time (j.flushing); the lock is held only to hand the lines
+// over and to record the outcome.
 func (j *FileJournal) flush() {
-	for j.next != nil {
+	for {
+		j.mu.Lock()
 		b := j.next
-		j.next = nil
-		var err error
-		if j.err == nil {
-			err = j.write()
-		}
-		b.upTo = j.written
-		j.running = b
-		if err == nil && j.err == nil {
+		if b == nil {
+			j.flushing = false
 			j.mu.Unlock()
-			err = datasync(j.f)
-			j.mu.Lock()
+			return
 		}
-		j.running = nil
+		j.next, j.running = nil, b
+		buf, prevErr := j.buf, j.err
+		j.buf, b.upTo = j.spare[:0], j.queued
+		j.mu.Unlock()
+
+		err := prevErr
+		if err == nil {
+			if err = j.write(buf); err == nil {
+				err = datasync(j.f)
+			}
+			if err != nil {
+				err = fmt.Errorf("kefu: journal: %w", err)
+			}
+		}
+
+		j.mu.Lock()
+		j.spare, j.running = buf, nil
 		if err != nil && j.err == nil {
-			j.err = fmt.Errorf("kefu: journal: %w", err)
-		} else if err == nil && b.upTo > j.synced {
+			j.err = err
+		} else if err == nil {
 			j.synced = b.upTo
 			j.syncs++
 		}
+		b.err = j.err
+		j.mu.Unlock()
 		close(b.done)
 	}
 }
 
-// write writes the pending lines at j.off. j.mu is held.
-func (j *FileJournal) write() error {
-	if err := j.grow(len(j.buf)); err != nil {
+// write writes buf at j.off, making room first. Only the caller running
+// batches calls it.
+func (j *FileJournal) write(buf []byte) error {
+	if err := j.grow(len(buf)); err != nil {
 		return err
 	}
-	if _, err := j.f.WriteAt(j.buf, j.off); err != nil {
+	if _, err := j.f.WriteAt(buf, j.off); err != nil {
 		return err
 	}
-	j.off += int64(len(j.buf))
-	j.buf, j.written = j.buf[:0], j.queued
+	j.off += int64(len(buf))
 	return nil
 }
 
