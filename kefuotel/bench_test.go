@@ -29,11 +29,12 @@ import (
 //	go test -run '^$' -bench 'SendOtel' -count 5 ./kefuotel
 //
 // cpu-ratio is the process's CPU time (getrusage user+sys) with hooks over
-// without. On the 2-core reference machine (shared, loaded; -benchtime
-// 20000x): no-op providers 1.01-1.07; the SDK with no exporter 1.17-1.28,
-// with a batch processor 1.15-1.25, of which the metrics' exemplars (the SDK's default
-// trace-based filter) are about 0.10: with exemplar.AlwaysOffFilter the
-// SDK's ratio is 1.11-1.15. The rest is the SDK's two spans a send.
+// without. On the 2-core reference machine (-benchtime 20000x): no-op
+// providers 1.00-1.03; the SDK with a batch processor and an exporter that
+// discards 1.06-1.29 in runs an hour apart (1.06-1.10 on a quiet machine),
+// with no processor 1.16-1.19. About 0.08 of it is the garbage collector:
+// the hooks allocate 3.8 KB a Send on top of Send's 7.5 KB (with GOGC=400
+// the SDK's ratio is 1.06-1.13). The rest is the SDK's two spans a Send.
 
 type benchEnv struct {
 	srv    *httptest.Server

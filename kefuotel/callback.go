@@ -62,7 +62,7 @@ func (t *Telemetry) requestEnd(ctx context.Context, span trace.Span, e callback.
 	span.End()
 
 	set := metric.WithAttributes(kind...)
-	t.inst.callbacks.Add(ctx, 1, set)
+	t.inst.callbacks.Add(noSpan, 1, set)
 	if e.HandlerTime > 0 {
 		t.inst.handlerTime.Record(ctx, e.HandlerTime.Seconds(), set)
 	}

@@ -157,13 +157,20 @@ func (c *callCtx) end(e kefu.CallEnd) {
 	}
 	c.span.End()
 	m := c.t.caches.callMetrics.get(callMetricKey{c.info.Path, c.info.MsgType, e.Class, e.ErrCode})
-	c.t.inst.calls.Add(c, 1, m.add...)
+	c.t.inst.calls.Add(noSpan, 1, m.add...)
 	c.t.inst.callTime.Record(c, e.Duration.Seconds(), m.rec...)
 }
 
-// endAttrs are the attributes of a call's span.
+// endAttrs are the attributes of a call's span, in a slice of their exact
+// size (the SDK copies them).
 func (c *callCtx) endAttrs(e kefu.CallEnd) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 9)
+	n := 4
+	for _, set := range [...]bool{c.info.MsgType != "", c.info.OpenID != "", e.ErrCode != 0, e.RequestID != "", e.Class != kefu.ResultOK} {
+		if set {
+			n++
+		}
+	}
+	attrs := make([]attribute.KeyValue, 0, n)
 	attrs = append(attrs, semconv.URLTemplate(c.info.Path), AttrResult.String(string(e.Class)),
 		AttrRetryCount.Int(max(e.Attempts-1, 0)), AttrDeliveryUnknown.Bool(e.Class == kefu.ResultUnknown))
 	if c.info.MsgType != "" {
@@ -183,6 +190,12 @@ func (c *callCtx) endAttrs(e kefu.CallEnd) []attribute.KeyValue {
 	}
 	return attrs
 }
+
+// noSpan is the context the counters are measured in: the SDK's default
+// exemplar filter (trace-based) attaches a trace only to the measurements
+// made in a sampled span's context, and a count's exemplar tells nothing
+// its duration's does not, at a cost on every call.
+var noSpan = context.Background()
 
 // describe is a span status's description: the error (kefu's errors hold
 // no token or secret), or the class when there is none.
@@ -223,15 +236,21 @@ func (t *Telemetry) attemptEnd(ctx context.Context, span trace.Span, path string
 	}
 	span.End()
 	m := t.caches.attemptMetrics.get(attemptMetricKey{path, e.Class, e.Retry, e.Status})
-	t.inst.attempts.Add(ctx, 1, m.add...)
+	t.inst.attempts.Add(noSpan, 1, m.add...)
 	t.inst.attemptTime.Record(ctx, e.Duration.Seconds(), m.rec...)
 }
 
 // attemptEndAttrs are the attributes an attempt's span gets at its end:
 // as few as the conventions allow, for the span's cost (a successful
-// attempt gets only its status).
+// attempt gets only its status), in a slice of their exact size.
 func attemptEndAttrs(e kefu.AttemptEnd) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 5)
+	n := 0
+	for _, set := range [...]bool{e.Status != 0, e.ErrCode != 0, e.Retry, e.Retry, e.Class != kefu.ResultOK} {
+		if set {
+			n++
+		}
+	}
+	attrs := make([]attribute.KeyValue, 0, n)
 	if e.Status != 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(e.Status))
 	}
@@ -258,7 +277,7 @@ func (t *Telemetry) token(ctx context.Context, e kefu.TokenEvent) {
 		span.AddEvent(EventTokenRefresh, trace.WithAttributes(reason, result))
 	}
 	set := metric.WithAttributes(reason, result)
-	t.inst.tokens.Add(ctx, 1, set)
+	t.inst.tokens.Add(noSpan, 1, set)
 	t.inst.tokenTime.Record(ctx, e.Duration.Seconds(), set)
 }
 
@@ -273,15 +292,15 @@ func (t *Telemetry) window(ctx context.Context, e kefu.WindowEvent) {
 		}
 		span.AddEvent(EventWindowRefused, trace.WithAttributes(attrs...))
 	}
-	t.inst.windows.Add(ctx, 1, metric.WithAttributes(code))
+	t.inst.windows.Add(noSpan, 1, metric.WithAttributes(code))
 }
 
 // bulk records one result of SendAll.
-func (t *Telemetry) bulk(ctx context.Context, e kefu.BulkEvent) {
+func (t *Telemetry) bulk(_ context.Context, e kefu.BulkEvent) {
 	attrs := make([]attribute.KeyValue, 0, 2)
 	attrs = append(attrs, AttrBulkStatus.String(e.Status.String()))
 	if e.ErrCode != 0 {
 		attrs = append(attrs, AttrErrCode.Int(e.ErrCode))
 	}
-	t.inst.bulk.Add(ctx, 1, metric.WithAttributes(attrs...))
+	t.inst.bulk.Add(noSpan, 1, metric.WithAttributes(attrs...))
 }

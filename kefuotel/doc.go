@@ -73,11 +73,12 @@
 //
 // # Cost
 //
-// Measurements are taken in the call's context, so the SDK's default
-// exemplar filter (trace-based) attaches the call's trace to the metrics:
-// that is about a tenth of a Send's CPU in the benchmarks (an in-process
-// server, so a Send's cost there is far below a real one's).
-// sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter) turns exemplars
-// off. With no SDK installed (the global no-op providers) the hooks cost
-// a few percent.
+// The durations are measured in the call's context, so the SDK's default
+// exemplar filter (trace-based) attaches the call's trace to them; the
+// counts are not (their exemplar would tell nothing the duration's does
+// not). sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter) turns
+// exemplars off. With the SDK, the hooks of one Send (two spans, four
+// measurements) take about 5 µs of CPU and 3.8 KB of allocations on the
+// reference machine, most of it the SDK's spans; with no SDK installed
+// (the global no-op providers) they cost a few percent of a Send.
 package kefuotel
