@@ -146,6 +146,7 @@ type FileJournal struct {
 	syncs    int    // fsyncs made, for tests
 	err      error  // a failed write: the journal is unusable
 }
+
 // OpenJournal opens (or creates) the journal file at path and reads what it
 // holds.
 func OpenJournal(path string) (*FileJournal, error) {
