@@ -19,15 +19,17 @@ import (
 //
 //	go test -run '^$' -bench SendAllJournal -benchtime 16000x -count 4 .
 //
-// On the 2-core reference machine: 0.59-0.62 (13,400-13,800 against
-// 22,000-22,900 sends/s); 0.86-0.87 with the fsync stubbed out; 0.73-0.79
-// with GOMAXPROCS=4. Each send waits for its claim's fsync (about 0.3 ms)
-// and then for a processor (about 2 ms behind the other runnable
-// goroutines), and during the fsync a processor sits with the blocked
-// thread: about 0.3 of the 2 cores stay idle. Claiming each sender's next
-// item while it sends the current one measured 0.73-0.77, and would leave
-// twice as many items unknown after a crash, so claims stay right before
-// their sends.
+// On the 2-core reference machine: 0.64-0.83 (15,000-18,600 against
+// 22,000-23,500 sends/s), in runs within an hour; without the commit delay
+// (see journalCommitDelay) 0.59-0.63 in the same hour; 0.86-0.91 with the
+// fsync stubbed out. What is left is mostly the fsync holding one of the
+// two Go processors: with a sleep as long as the sync in its place the
+// ratio is 0.93. Syncing through the kernel's AIO (io_submit with an
+// eventfd) frees the processor but waits for a kernel worker, on the same
+// busy cores: 0.71-0.74. Claiming each sender's next item while it sends
+// the current one gained nothing over the delay, and would leave twice as
+// many items unknown after a crash, so claims stay right before their
+// sends.
 func BenchmarkSendAllJournal(b *testing.B) {
 	srv := kefutest.NewServer()
 	defer srv.Close()

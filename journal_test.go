@@ -188,3 +188,41 @@ func TestAppendEntry(t *testing.T) {
 		assert.Equal(t, want, back)
 	}
 }
+
+// TestFileJournalCommitDelay: while enough claimed sends await their
+// outcome, a sync waits until journalCommitDelay after the previous one
+// started; with fewer, it starts at once.
+func TestFileJournalCommitDelay(t *testing.T) {
+	t.Parallel()
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"))
+	require.NoError(t, err)
+	defer j.Close()
+	clock := time.Unix(1000, 0)
+	var slept []time.Duration
+	j.siblings, j.delay = 2, 2*time.Millisecond
+	j.now = func() time.Time { return clock }
+	j.sleep = func(d time.Duration) { slept = append(slept, d); clock = clock.Add(d) }
+	claim := func(key string) {
+		t.Helper()
+		_, ok, err := j.Claim(context.Background(), Claim{Key: key, Hash: "h", At: clock})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	claim("a") // one send in flight: no wait
+	assert.Empty(t, slept)
+	clock = clock.Add(500 * time.Microsecond)
+	claim("b") // two: waits for the rest of the 2 ms since a's sync started
+	assert.Equal(t, []time.Duration{1500 * time.Microsecond}, slept)
+	clock = clock.Add(3 * time.Millisecond)
+	claim("c") // three, but the last sync started 3 ms ago: no wait
+	assert.Len(t, slept, 1)
+	for _, k := range []string{"a", "b", "c"} {
+		require.NoError(t, j.Record(context.Background(), JournalEntry{Key: k, State: JournalSent}))
+	}
+	claim("d") // outcomes recorded: one in flight again, no wait
+	assert.Len(t, slept, 1)
+	j.mu.Lock()
+	assert.Equal(t, 1, j.open)
+	assert.Equal(t, 4, j.syncs)
+	j.mu.Unlock()
+}
