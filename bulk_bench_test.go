@@ -19,17 +19,22 @@ import (
 //
 //	go test -run '^$' -bench SendAllJournal -benchtime 16000x -count 4 .
 //
-// On the 2-core reference machine: 0.64-0.83 (15,000-18,600 against
-// 22,000-23,500 sends/s), in runs within an hour; without the commit delay
-// (see journalCommitDelay) 0.59-0.63 in the same hour; 0.86-0.91 with the
-// fsync stubbed out. What is left is mostly the fsync holding one of the
-// two Go processors: with a sleep as long as the sync in its place the
-// ratio is 0.93. Syncing through the kernel's AIO (io_submit with an
-// eventfd) frees the processor but waits for a kernel worker, on the same
-// busy cores: 0.71-0.74. Claiming each sender's next item while it sends
-// the current one gained nothing over the delay, and would leave twice as
-// many items unknown after a crash, so claims stay right before their
-// sends.
+// On the 2-core reference machine: 0.59-0.63 (13,400-14,600 against
+// 22,000-23,500 sends/s); 0.86-0.91 with the fsync stubbed out, 0.93 with a
+// sleep as long as the sync in its place. The gap is the thread blocked in
+// fdatasync holding one of the two Go processors: the runtime hands a
+// processor on from a system call only once its monitor sees the call
+// last, and a sync of a few hundred microseconds is over before it looks.
+// Tried and left out, each measured side by side:
+//   - spacing syncs 2 ms apart (a commit delay): 0.72-0.79 at 128
+//     senders, but 0.37-0.41 against 0.46-0.49 at 32 and 0.48-0.50
+//     against 0.51-0.53 at 64 (broadcast's limit); scaling the delay with
+//     the senders' cycle did no better;
+//   - syncing through the kernel's AIO (io_submit, an eventfd the runtime
+//     polls): the processor is free, but the kernel worker waits for the
+//     same busy cores: 0.71-0.74;
+//   - claiming each sender's next item while it sends the current one:
+//     0.73-0.77, and twice as many items unknown after a crash.
 func BenchmarkSendAllJournal(b *testing.B) {
 	srv := kefutest.NewServer()
 	defer srv.Close()

@@ -127,10 +127,7 @@ func CanClaim(prev JournalEntry, held bool, c Claim) (bool, error) {
 //
 // No file I/O happens under the journal's lock: a claim holds it only to
 // look its key up and queue a line, so that many senders claiming at once
-// do not queue behind a write or a sync. While many claimed sends await
-// their outcome (journalCommitSiblings), a sync starts no sooner than
-// journalCommitDelay after the previous one started, and the claims made
-// meanwhile join it: see there why.
+// do not queue behind a write or a sync.
 type FileJournal struct {
 	f *os.File
 	// Owned by the caller running batches (flushing), or by Open and Close.
@@ -148,32 +145,7 @@ type FileJournal struct {
 	flushing bool   // a caller is running batches (flush)
 	syncs    int    // fsyncs made, for tests
 	err      error  // a failed write: the journal is unusable
-
-	open     int       // claims made and not yet given an outcome (Record)
-	lastSync time.Time // when the last batch started
-	delay    time.Duration
-	siblings int
-	now      func() time.Time
-	sleep    func(time.Duration)
 }
-
-// The group commit's pacing. A thread blocked in fdatasync holds one of
-// the Go runtime's processors (GOMAXPROCS) for the whole sync: the runtime
-// hands a processor on from a thread in a system call only after its
-// monitor sees the call last, and a sync of a few hundred microseconds is
-// over before it looks. With many senders and a fast server, syncing as
-// often as claims arrive kept one processor of two blocked most of the
-// time (journal-ratio 0.60 on two cores, 0.93 with a sleep as long as the
-// sync in its place). So while at least journalCommitSiblings sends are in
-// flight, syncs are at least journalCommitDelay apart (0.64-0.83, 0.59-0.63
-// without, measured side by side): each
-// claim waits up to that much longer, small against a round trip to WeChat.
-// Fewer sends in flight sync at once, and a slower disk spaces its syncs
-// by itself.
-const (
-	journalCommitDelay    = 2 * time.Millisecond
-	journalCommitSiblings = 8
-)
 
 // OpenJournal opens (or creates) the journal file at path and reads what it
 // holds.
@@ -182,8 +154,7 @@ func OpenJournal(path string) (*FileJournal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kefu: journal: %w", err)
 	}
-	j := &FileJournal{f: f, entries: make(map[string]JournalEntry),
-		delay: journalCommitDelay, siblings: journalCommitSiblings, now: time.Now, sleep: time.Sleep}
+	j := &FileJournal{f: f, entries: make(map[string]JournalEntry)}
 	end, err := j.load()
 	if err == nil {
 		err = j.resume(end)
@@ -272,7 +243,6 @@ func (j *FileJournal) Claim(_ context.Context, c Claim) (JournalEntry, bool, err
 		j.mu.Unlock()
 		return prev, false, err
 	}
-	j.open++
 	if err := j.syncUpTo(j.append(JournalEntry{Key: c.Key, Hash: c.Hash, State: JournalAttempted, At: c.At})); err != nil {
 		return JournalEntry{}, false, err
 	}
@@ -287,13 +257,8 @@ func (j *FileJournal) Record(_ context.Context, e JournalEntry) error {
 	if j.err != nil {
 		return j.err
 	}
-	if prev, ok := j.entries[e.Key]; ok {
-		if e.Hash == "" {
-			e.Hash = prev.Hash
-		}
-		if prev.State == JournalAttempted && j.open > 0 {
-			j.open--
-		}
+	if prev, ok := j.entries[e.Key]; ok && e.Hash == "" {
+		e.Hash = prev.Hash
 	}
 	j.append(e)
 	return nil
@@ -381,12 +346,6 @@ func (j *FileJournal) flush() {
 			j.mu.Unlock()
 			return
 		}
-		if wait := j.commitWait(); wait > 0 {
-			j.mu.Unlock()
-			j.sleep(wait) // the claims made meanwhile join b
-			j.mu.Lock()
-		}
-		j.lastSync = j.now()
 		j.next, j.running = nil, b
 		buf, prevErr := j.buf, j.err
 		j.buf, b.upTo = j.spare[:0], j.queued
@@ -414,15 +373,6 @@ func (j *FileJournal) flush() {
 		j.mu.Unlock()
 		close(b.done)
 	}
-}
-
-// commitWait is how long the next batch waits before it starts (see
-// journalCommitDelay). j.mu is held.
-func (j *FileJournal) commitWait() time.Duration {
-	if j.open < j.siblings || j.lastSync.IsZero() {
-		return 0
-	}
-	return j.delay - j.now().Sub(j.lastSync)
 }
 
 // write writes buf at j.off, making room first. Only the caller running
