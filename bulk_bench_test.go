@@ -34,7 +34,10 @@ import (
 //     polls): the processor is free, but the kernel worker waits for the
 //     same busy cores: 0.71-0.74;
 //   - claiming each sender's next item while it sends the current one:
-//     0.73-0.77, and twice as many items unknown after a crash.
+//     0.73-0.77, and twice as many items unknown after a crash;
+//   - handing the processor on as the sync starts (runtime.entersyscallblock
+//     through go:linkname, not something a library should do): 0.67-0.69,
+//     the hand-off and the return to a processor still cost.
 func BenchmarkSendAllJournal(b *testing.B) {
 	srv := kefutest.NewServer()
 	defer srv.Close()
