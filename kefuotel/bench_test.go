@@ -30,12 +30,14 @@ import (
 //
 // cpu-ratio is the process's CPU time (getrusage user+sys) with hooks over
 // without. On the 2-core reference machine, in runs of 100,000 sends
-// (-benchtime 100000x; runs of 20,000 scatter by ±0.07): no-op providers
+// (-benchtime 100000x; runs of 20,000 scatter more): no-op providers
 // 1.01-1.03; the SDK with a batch processor and an exporter that discards
-// 1.18-1.23, with no processor or one that does nothing 1.19-1.25, with
-// GOGC=400 1.18-1.20 (so not the garbage collector). That is about 14 µs
-// a Send against 5 µs for the same hooks in a tight loop: two spans (their
-// attributes, deduplicated through a map at End) and four measurements.
+// 1.11-1.23 over an hour, with no processor or one that does nothing
+// 1.19-1.25, with GOGC=400 1.18-1.20 (so not the garbage collector), with
+// the two counters left out 1.08-1.23 (no difference the noise shows).
+// That is about 8-14 µs a Send against 5 µs for the same hooks in a tight
+// loop: two spans (their attributes deduplicated through a map at End) and
+// four measurements.
 
 type benchEnv struct {
 	srv    *httptest.Server
