@@ -26,15 +26,15 @@ import (
 // processor on from a system call only once its monitor sees the call
 // last, and a sync of a few hundred microseconds is over before it looks.
 // Tried and left out, each measured side by side:
-//   - spacing syncs 2 ms apart (a commit delay): 0.72-0.79 at 128
+//   - spacing syncs 2 ms apart (a commit delay): 0.64-0.83 at 128
 //     senders, but 0.37-0.41 against 0.46-0.49 at 32 and 0.48-0.50
 //     against 0.51-0.53 at 64 (broadcast's limit); scaling the delay with
 //     the senders' cycle did no better;
 //   - syncing through the kernel's AIO (io_submit, an eventfd the runtime
 //     polls): the processor is free, but the kernel worker waits for the
-//     same busy cores: 0.71-0.74;
+//     same busy cores: 0.70-0.77;
 //   - claiming each sender's next item while it sends the current one:
-//     0.73-0.77, and twice as many items unknown after a crash;
+//     0.69-0.77, and twice as many items unknown after a crash;
 //   - handing the processor on as the sync starts (runtime.entersyscallblock
 //     through go:linkname, not something a library should do): 0.67-0.69,
 //     the hand-off and the return to a processor still cost.
