@@ -134,7 +134,7 @@ func ExampleDeduper_Claim() {
 // Every instance of a service gives its client a tracker on the same Redis:
 // the callbacks any instance receives open the user's windows for all, and
 // a quota is spent once between them. The callback handler tells the
-// tracker what users did.
+// tracker what users did (callback.Config.Windows), once per message.
 func ExampleNewWindowStore() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR"), MaxRetries: 1, DialerRetries: 1,
 		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
@@ -149,11 +149,8 @@ func ExampleNewWindowStore() {
 	}
 	defer client.CloseIdleConnections()
 
-	h, err := callback.NewHandler(callback.Config{Token: os.Getenv("WECHAT_TOKEN")},
+	h, err := callback.NewHandler(callback.Config{Token: os.Getenv("WECHAT_TOKEN"), Windows: tracker},
 		func(ctx context.Context, m *callback.Message) (callback.Reply, error) {
-			if a, ok := m.Action(); ok {
-				_ = tracker.Observe(ctx, m.FromUserName, a, time.Unix(m.CreateTime, 0))
-			}
 			go func() {
 				_, err := client.Send(context.WithoutCancel(ctx), kefu.NewText(m.FromUserName, "您好"))
 				var refused *kefu.WindowError
