@@ -96,6 +96,14 @@ type entry struct {
 	code      int           // EntryRefused
 }
 
+// message decodes the entry's body: one the server decoded when it kept
+// it, so it cannot fail.
+func (e *entry) message() *kefu.Message {
+	m := new(kefu.Message)
+	json.Unmarshal(e.body, m)
+	return m
+}
+
 // Conversation returns what passed between the user openID and the account,
 // oldest first: the user's pushes, the messages sent and the passive
 // replies, the template messages sent, the messages the send endpoint
@@ -118,8 +126,7 @@ func (s *Server) Conversation(openID string) []Entry {
 			out[i].Push = &p
 		}
 		if e.body != nil {
-			out[i].Message = new(kefu.Message)
-			json.Unmarshal(e.body, out[i].Message) // encoded by the server
+			out[i].Message = e.message()
 		}
 		if e.tpl != nil {
 			out[i].Template = e.tpl.clone()
@@ -166,10 +173,7 @@ func (s *Server) recordOutcome(openID string, res *PushResult) {
 	default:
 		u.conv = append(u.conv, entry{kind: EntryTransfer, at: now, kfAccount: r.KfAccount})
 		if _, busy := s.mg.sessions[openID]; !busy {
-			if s.mg.waiting == nil {
-				s.mg.waiting = make(map[string]time.Time)
-			}
-			s.mg.waiting[openID] = now
+			setIn(&s.mg.waiting, openID, now)
 		}
 	}
 }

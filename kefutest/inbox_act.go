@@ -64,21 +64,11 @@ func (s *Server) inboxAct(req *actReq) reply {
 		s.Interact(req.OpenID, Payment)
 	case s.pusher != nil:
 		return pushReply(s.push(build(req)))
-	default:
-		s.recordUnpushed(build(req))
+	default: // no callback URL: the action counts and enters the Conversation, no service hears of it
+		s.keepPush(build(req))
 	}
 	return jsonReply(struct {
 		wechatAnswer
 		Pushed bool `json:"pushed"`
 	}{wechatAnswer{0, "ok"}, false})
-}
-
-// recordUnpushed records m as Push would before its POST, for a server
-// without a callback URL: the user's action counts (windows, unfollow) and
-// enters the Conversation, but no service hears of it.
-func (s *Server) recordUnpushed(m *callback.Message) {
-	now := s.Now()
-	m.ToUserName, m.CreateTime = s.OriginalID, now.Unix()
-	m.Raw = appendPushXML(nil, m)
-	s.recordPush(m, now)
 }

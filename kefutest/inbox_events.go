@@ -46,8 +46,13 @@ func (c *changes) next() (uint64, <-chan struct{}) {
 	return c.n, c.wake
 }
 
-// changed tells the inbox's pages that what they show may have changed.
-func (s *Server) changed() { s.changes.bump() }
+// changed tells the inbox's pages, if there is an inbox, that what they
+// show may have changed.
+func (s *Server) changed() {
+	if s.cfg.inbox {
+		s.changes.bump()
+	}
+}
 
 // keepAlive is how often an idle stream writes a comment, so that proxies
 // and the browser keep the connection.
@@ -59,8 +64,7 @@ const keepAlive = 15 * time.Second
 // page goes away or the server closes, so Close never waits for a page.
 func (s *Server) inboxEvents(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/event-stream") // serveInbox set the rest
 	rc := http.NewResponseController(w)
 	fmt.Fprint(w, "retry: 1000\n\n")
 	for {

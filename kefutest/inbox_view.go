@@ -2,7 +2,6 @@ package kefutest
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -235,22 +234,13 @@ func (s *Server) entryView(openID string, e entry) entryView {
 		v.ErrMsg = errmsg(e.code)
 	}
 	if e.body != nil {
-		v.Message = decodeKept(e.body)
+		v.Message = e.message()
 		if cs := v.Message.CustomService; cs != nil {
 			v.From = cs.KfAccount
 		}
 		v.Cards = s.mediaCards(v.Message)
 	}
 	return v
-}
-
-// decodeKept decodes a message body the server kept (it decoded once).
-func decodeKept(body []byte) *kefu.Message {
-	var m kefu.Message
-	if err := json.Unmarshal(body, &m); err != nil {
-		return &kefu.Message{MsgType: "?"}
-	}
-	return &m
 }
 
 // mediaCards returns the media ids m names, each with the file it was

@@ -167,10 +167,7 @@ func (s *Server) AddWaiting(openID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.user(openID).following = true
-	if s.mg.waiting == nil {
-		s.mg.waiting = make(map[string]time.Time)
-	}
-	s.mg.waiting[openID] = now
+	setIn(&s.mg.waiting, openID, now)
 }
 
 // SessionOf returns the customer-service account serving openID, if any.

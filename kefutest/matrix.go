@@ -143,14 +143,12 @@ func transportCases() []FaultCase {
 		same("HTTP 503 HTML", statusNext(503), delivered(2, 1, 1)),
 		lost("HTTP 504 HTML", statusNext(504), answerLost(0), delivered(2, 1, 1)),
 		same("HTTP 429 HTML", statusNext(429), delivered(2, 1, 1)),
-		same("connection refused", func(srv *Server) { srv.Close() }, connRefused),
+		closed(same("connection refused", func(srv *Server) { srv.Close() }, connRefused)),
 		lost("dropped after accepting", func(srv *Server) { srv.DropNext(PathSend, 1) }, answerLost(1), delivered(2, 2, 1)),
-		lost("answer after the deadline", func(srv *Server) {
+		deadline(lost("answer after the deadline", func(srv *Server) {
 			srv.DelayNext(PathSend, 1, time.Minute) // Close cuts it short
-		}, afterDeadline, afterDeadline),
+		}, afterDeadline, afterDeadline)),
 	}
-	rows[4].Closed = true
-	rows[6].Deadline = true
 	return rows
 }
 
@@ -191,9 +189,9 @@ func tokenCases() []FaultCase {
 		same("token -1 always", failNext(PathStableToken, always, -1), tokenRefused(kefu.ErrSystemBusy, -1, 3)),
 		same("token 40125", failNext(PathStableToken, 1, 40125), tokenRefused(kefu.ErrBadCredentials, 40125, 1)),
 		same("token 40164", failNext(PathStableToken, 1, 40164), tokenRefused(kefu.ErrUnauthorized, 40164, 1)),
-		same("token timeout", func(srv *Server) {
+		deadline(same("token timeout", func(srv *Server) {
 			srv.DelayNext(PathStableToken, 1, time.Minute) // Close cuts it short
-		}, FaultOutcome{Class: kefu.ResultNotSent, Errs: []error{context.DeadlineExceeded}, TokenCalls: 1}),
+		}, FaultOutcome{Class: kefu.ResultNotSent, Errs: []error{context.DeadlineExceeded}, TokenCalls: 1})),
 		// A token fetch whose answer is lost is retried whatever the
 		// policy: it delivers nothing to a user.
 		same("token answer dropped once", func(srv *Server) { srv.DropNext(PathStableToken, 1) }, delivered(1, 1, 2)),
@@ -208,7 +206,6 @@ func tokenCases() []FaultCase {
 	for i := range rows {
 		rows[i].Cold = true
 	}
-	rows[4].Deadline = true
 	return rows
 }
 
@@ -216,6 +213,12 @@ func tokenCases() []FaultCase {
 func same(name string, setup func(*Server), want FaultOutcome) FaultCase {
 	return FaultCase{Name: name, Setup: setup, Want: want, WantRetryUnknown: want}
 }
+
+// closed marks a row whose setup closes the server.
+func closed(c FaultCase) FaultCase { c.Closed = true; return c }
+
+// deadline marks a row that ends at the caller's deadline.
+func deadline(c FaultCase) FaultCase { c.Deadline = true; return c }
 
 // lost is a row that loses WeChat's answer to a send.
 func lost(name string, setup func(*Server), want, retryUnknown FaultOutcome) FaultCase {

@@ -118,8 +118,7 @@ func WithCallback(callbackURL, token, encodingAESKey string, mode CallbackMode) 
 // if nothing: for programs (kefu fake) that take them from their users. The
 // error never shows the Token or the key.
 func ValidateCallback(callbackURL, token, key string, mode CallbackMode) error {
-	u, err := url.Parse(callbackURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !httpURL(callbackURL) {
 		return errors.New("the callback URL must be an absolute http or https URL")
 	}
 	if !alnum(token, 3, 32) {
@@ -134,7 +133,7 @@ func ValidateCallback(callbackURL, token, key string, mode CallbackMode) error {
 		return nil
 	}
 	// The appid is checked by NewServer; here only the key's form.
-	_, err = callback.NewCrypter(token, key, "wx0")
+	_, err := callback.NewCrypter(token, key, "wx0")
 	return err
 }
 
@@ -324,13 +323,10 @@ func (s *Server) push(m *callback.Message) (*PushResult, error) {
 		return nil, errClosed
 	}
 	defer p.running.Done()
-	now := s.Now()
-	m.ToUserName, m.CreateTime = s.OriginalID, now.Unix()
 	if m.MsgType != callback.MsgTypeEvent {
 		m.MsgID = p.msgID.Add(1)
 	}
-	m.Raw = appendPushXML(nil, m)
-	s.recordPush(m, now)
+	now := s.keepPush(m)
 	res := &PushResult{Message: m}
 	if !p.deliver(res, p.envelope(m, now), s.Now) {
 		return res, errClosed
@@ -341,6 +337,16 @@ func (s *Server) push(m *callback.Message) (*PushResult, error) {
 	}
 	s.recordOutcome(m.FromUserName, res)
 	return res, nil
+}
+
+// keepPush stamps m as sent to the account now (its MsgID set, if it has
+// one), makes its XML and records it; it returns now.
+func (s *Server) keepPush(m *callback.Message) time.Time {
+	now := s.Now()
+	m.ToUserName, m.CreateTime = s.OriginalID, now.Unix()
+	m.Raw = appendPushXML(nil, m)
+	s.recordPush(m, now)
+	return now
 }
 
 // checkPush says what makes m impossible to push.

@@ -172,9 +172,9 @@ func (s *Server) setLimit(name string, which func(*limits) *map[string]int, path
 }
 
 // setIn sets (*m)[k] to v, making *m first if it is nil.
-func setIn[V any](m *map[string]V, k string, v V) {
+func setIn[K comparable, V any](m *map[K]V, k K, v V) {
 	if *m == nil {
-		*m = make(map[string]V)
+		*m = make(map[K]V)
 	}
 	(*m)[k] = v
 }
@@ -240,7 +240,7 @@ func (s *Server) clearQuota(req clearReq) reply {
 	case req.AppID != s.AppID:
 		return errReply(40013)
 	}
-	month := s.Now().In(time.FixedZone("UTC+8", chinaOffsetS)).Format("2006-01")
+	month := s.Now().In(chinaZone).Format("2006-01")
 	if month != s.lim.month {
 		s.lim.month, s.lim.clears = month, 0
 	}

@@ -160,9 +160,6 @@ func (b *templateBook) nextID() int64 {
 // remember keeps what key delivered, dropping the keys past
 // kefu.TemplateDedupWindow once maxTemplateKeys are kept.
 func (b *templateBook) remember(key templateKey, d templateSent) {
-	if b.sent == nil {
-		b.sent = make(map[templateKey]templateSent)
-	}
 	if len(b.sent) >= maxTemplateKeys {
 		for k, old := range b.sent {
 			if d.at.Sub(old.at) >= kefu.TemplateDedupWindow {
@@ -170,5 +167,5 @@ func (b *templateBook) remember(key templateKey, d templateSent) {
 			}
 		}
 	}
-	b.sent[key] = d
+	setIn(&b.sent, key, d)
 }

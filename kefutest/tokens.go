@@ -16,9 +16,12 @@ const (
 	forceSpacing  = 30 * time.Second    // force_refresh within this of the last returns the current token
 	forcesPerDay  = 20                  // force_refresh calls a day (UTC+8), then 45009
 	grantType     = "client_credential" // the only grant_type accepted (else 40002)
-	chinaOffsetS  = 8 * 60 * 60         // WeChat's days begin at midnight UTC+8
+	chinaOffsetS  = 8 * 60 * 60         // WeChat's days begin at midnight UTC+8 (chinaZone)
 	tokenRandSize = 96                  // random bytes in a token: 128 characters of base64url
 )
+
+// chinaZone is UTC+8, where WeChat's days and months begin.
+var chinaZone = time.FixedZone("UTC+8", chinaOffsetS)
 
 // token is one issued access token.
 type token struct {
@@ -163,7 +166,7 @@ func (s *Server) forceStable(now time.Time) reply {
 			return s.answerToken(b.stable, now)
 		}
 	}
-	day := now.In(time.FixedZone("UTC+8", chinaOffsetS)).Format(time.DateOnly)
+	day := now.In(chinaZone).Format(time.DateOnly)
 	if day != b.forceDay {
 		b.forceDay, b.forces = day, 0
 	}

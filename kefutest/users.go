@@ -1,7 +1,6 @@
 package kefutest
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/kefu-go/kefu"
@@ -199,9 +198,7 @@ func (s *Server) messages(openID string) ([]kefu.Message, []bool) {
 		if e.kind != EntrySent && e.kind != EntryPassive {
 			continue
 		}
-		var m kefu.Message
-		json.Unmarshal(e.body, &m) // checked when it arrived
-		out = append(out, m)
+		out = append(out, *e.message())
 		passive = append(passive, e.kind == EntryPassive)
 	}
 	return out, passive
