@@ -97,7 +97,6 @@ type bulkConfig struct {
 	journal      Journal
 	windows      *WindowTracker
 	fallback     Fallback
-	fallbackTTL  time.Duration // how long an unknown fallback may be resent
 	keepQuota    int
 	retryUnknown bool
 	key          func(index int, m *Message) string
@@ -105,15 +104,11 @@ type bulkConfig struct {
 	sleep        func(context.Context, time.Duration) error
 }
 
-func bulkOptionError(name, rule string) error {
-	return &OptionError{Option: name, Rule: rule}
-}
-
 // BulkConcurrency sets how many sends may be in flight at once (default 4).
 func BulkConcurrency(n int) BulkOption {
 	return func(c *bulkConfig) error {
 		if n < 1 {
-			return bulkOptionError("BulkConcurrency", "must be at least 1")
+			return &OptionError{Option: "BulkConcurrency", Rule: "must be at least 1"}
 		}
 		c.concurrency = n
 		return nil
@@ -125,7 +120,7 @@ func BulkConcurrency(n int) BulkOption {
 func BulkRate(perSecond float64) BulkOption {
 	return func(c *bulkConfig) error {
 		if !(perSecond > 0) {
-			return bulkOptionError("BulkRate", "must be above 0")
+			return &OptionError{Option: "BulkRate", Rule: "must be above 0"}
 		}
 		c.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
 		return nil
@@ -171,7 +166,7 @@ func BulkFallback(f Fallback) BulkOption {
 func BulkKeepQuota(n int) BulkOption {
 	return func(c *bulkConfig) error {
 		if n < 0 {
-			return bulkOptionError("BulkKeepQuota", "must not be negative")
+			return &OptionError{Option: "BulkKeepQuota", Rule: "must not be negative"}
 		}
 		c.keepQuota = n
 		return nil
@@ -183,7 +178,7 @@ func BulkKeepQuota(n int) BulkOption {
 func BulkKey(key func(index int, m *Message) string) BulkOption {
 	return func(c *bulkConfig) error {
 		if key == nil {
-			return bulkOptionError("BulkKey", "must not be nil")
+			return &OptionError{Option: "BulkKey", Rule: "must not be nil"}
 		}
 		c.key = key
 		return nil
@@ -195,7 +190,7 @@ func BulkKey(key func(index int, m *Message) string) BulkOption {
 func BulkClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) BulkOption {
 	return func(c *bulkConfig) error {
 		if now == nil || sleep == nil {
-			return bulkOptionError("BulkClock", "now and sleep must not be nil")
+			return &OptionError{Option: "BulkClock", Rule: "now and sleep must not be nil"}
 		}
 		c.now, c.sleep = now, sleep
 		return nil
@@ -226,7 +221,7 @@ func messageHash(body []byte) string {
 // so running the same input with the same journal again resumes the run.
 func (c *Client) SendAll(ctx context.Context, msgs iter.Seq[*Message], opts ...BulkOption) iter.Seq2[SendResult, error] {
 	return func(yield func(SendResult, error) bool) {
-		cfg := &bulkConfig{concurrency: 4, key: defaultKey, now: time.Now, sleep: sleepCtx, fallbackTTL: 10 * time.Minute}
+		cfg := &bulkConfig{concurrency: 4, key: defaultKey, now: time.Now, sleep: sleepCtx}
 		for _, o := range opts {
 			if o == nil {
 				continue

@@ -2,8 +2,6 @@ package kefu
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 )
 
@@ -45,7 +43,4 @@ func TemplateFallback(runID string, build func(m *Message) *TemplateMessage) Fal
 
 // clientMsgID is a template's client_msg_id for one item of one run: 32
 // hex characters, within MaxClientMsgID.
-func clientMsgID(runID, key string) string {
-	sum := sha256.Sum256([]byte(runID + "\x00" + key))
-	return hex.EncodeToString(sum[:16])
-}
+func clientMsgID(runID, key string) string { return messageHash([]byte(runID + "\x00" + key)) }

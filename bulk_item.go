@@ -6,53 +6,47 @@ import (
 	"time"
 )
 
-// claimed is an item the journal gave this run, waiting for a sender.
-type claimed struct {
-	it  bulkItem
-	res SendResult
-}
-
-// prepare readies one item: it validates and claims it; it returns true
-// with a claimed item for a sender, or false with the item's final result
-// (invalid, held by the journal, the run stopped).
-func (r *bulkRun) prepare(ctx context.Context, it bulkItem) (claimed, bool) {
+// prepare readies one item: it validates and claims it. It returns the
+// item's result so far and true when a sender may send it, or its final
+// result and false (invalid, held by the journal, the run stopped).
+func (r *bulkRun) prepare(ctx context.Context, it *bulkItem) (SendResult, bool) {
 	m := it.msg
 	if m == nil {
-		return claimed{res: SendResult{Index: it.index, Status: StatusFailed, Err: &ValidationError{Field: "message", Rule: "must not be nil"}}}, false
+		return SendResult{Index: it.index, Status: StatusFailed, Err: &ValidationError{Field: "message", Rule: "must not be nil"}}, false
 	}
 	res := SendResult{Index: it.index, OpenID: m.ToUser, Key: r.cfg.key(it.index, m)}
 	if err := m.Validate(); err != nil {
 		res.Status, res.Err = StatusFailed, err // never sendable: not journalled
-		return claimed{res: res}, false
+		return res, false
 	}
 	if err := r.stopped(ctx); err != nil {
-		return claimed{res: r.notAttempted(it, err)}, false
+		return notAttempted(res, err), false
 	}
-	prev, ok, err := r.claim(ctx, &it, Claim{Key: res.Key, At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
+	prev, ok, err := r.claim(it, Claim{Key: res.Key, At: r.cfg.now(), RetryUnknown: r.cfg.retryUnknown})
 	if err != nil {
 		r.fail(err)
-		return claimed{res: r.notAttempted(it, err)}, false
+		return notAttempted(res, err), false
 	}
 	if !ok {
-		return claimed{res: r.resumed(ctx, it, res, prev)}, false
+		return r.resumed(ctx, *it, res, prev), false
 	}
-	return claimed{it: it, res: res}, true
+	return res, true
 }
 
 // send sends a claimed item (unless the run stopped meanwhile: then the
 // claim is released) and journals its outcome.
-func (r *bulkRun) send(ctx context.Context, c claimed) SendResult {
+func (r *bulkRun) send(ctx context.Context, it bulkItem, res SendResult) SendResult {
 	if err := r.stopped(ctx); err != nil {
-		r.record(ctx, JournalEntry{Key: c.res.Key, State: JournalReleased})
-		return r.notAttempted(c.it, err)
+		r.record(JournalEntry{Key: res.Key, State: JournalReleased})
+		return notAttempted(res, err)
 	}
 	if !r.spend(ctx) {
 		r.stop(ErrQuotaKept)
-		r.record(ctx, JournalEntry{Key: c.res.Key, State: JournalReleased})
-		return r.notAttempted(c.it, ErrQuotaKept)
+		r.record(JournalEntry{Key: res.Key, State: JournalReleased})
+		return notAttempted(res, ErrQuotaKept)
 	}
-	resp, err := r.deliver(ctx, &c.it)
-	return r.settle(ctx, c.it, c.res, resp, err)
+	resp, err := r.deliver(ctx, &it)
+	return r.settle(ctx, it, res, resp, err)
 }
 
 // deliver sends the item when the gate and the limiter let it, and again after
@@ -67,9 +61,7 @@ func (r *bulkRun) deliver(ctx context.Context, it *bulkItem) (*Response, error) 
 				return nil, err
 			}
 		}
-		// A send that started finishes even when the run is cancelled
-		// (Ctrl-C), so that its outcome is known and journalled.
-		resp, err := r.c.send(context.WithoutCancel(ctx), it.msg, it.encoded(), r.cfg.windows)
+		resp, err := r.c.send(r.detached, it.msg, it.encoded(), r.cfg.windows)
 		if apiCode(err) != 45011 {
 			return resp, err
 		}
@@ -101,27 +93,27 @@ func (r *bulkRun) settle(ctx context.Context, it bulkItem, res SendResult, resp 
 	switch code := apiCode(err); {
 	case err == nil:
 		res.Status, res.MsgID = StatusSent, resp.MsgID
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalSent, MsgID: resp.MsgID})
+		r.record(JournalEntry{Key: res.Key, State: JournalSent, MsgID: resp.MsgID})
 	case errors.Is(err, ErrDeliveryUnknown):
 		res.Status, res.Err = StatusUnknown, err
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalUnknown})
+		r.record(JournalEntry{Key: res.Key, State: JournalUnknown})
 	case errors.As(err, &we):
 		res.Status, res.Err, res.Reason = StatusSkipped, err, "window"
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalFailed, Code: windowCode(we)})
+		r.record(JournalEntry{Key: res.Key, State: JournalFailed, Code: windowCode(we)})
 		res.Fallback = r.fallback(ctx, it, res.Key, err)
 	case code == 45009:
 		r.stop(err)
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalReleased})
-		return r.notAttempted(it, err)
+		r.record(JournalEntry{Key: res.Key, State: JournalReleased})
+		return notAttempted(res, err)
 	case code != 0:
 		res.Status, res.Err = StatusFailed, err
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalFailed, Code: code})
+		r.record(JournalEntry{Key: res.Key, State: JournalFailed, Code: code})
 		if code == 45015 || code == 45047 {
 			res.Fallback = r.fallback(ctx, it, res.Key, err)
 		}
 	default: // nothing reached WeChat: no token, a refused connection, ctx
-		r.record(ctx, JournalEntry{Key: res.Key, State: JournalReleased})
-		return r.notAttempted(it, err)
+		r.record(JournalEntry{Key: res.Key, State: JournalReleased})
+		return notAttempted(res, err)
 	}
 	return res
 }
@@ -148,7 +140,7 @@ func (r *bulkRun) resumed(ctx context.Context, it bulkItem, res SendResult, prev
 
 // fallback calls the fallback for a recipient the message could not reach,
 // once per key across resumed runs: an unknown fallback is called again only
-// within cfg.fallbackTTL of its attempt (a template's client_msg_id is
+// within TemplateDedupWindow of its attempt (a template's client_msg_id is
 // WeChat's idempotency key for 10 minutes).
 func (r *bulkRun) fallback(ctx context.Context, it bulkItem, key string, cause error) *FallbackResult {
 	if r.cfg.fallback == nil || r.fallbackStopped() {
@@ -156,7 +148,7 @@ func (r *bulkRun) fallback(ctx context.Context, it bulkItem, key string, cause e
 	}
 	fkey := key + "#fallback"
 	now := r.cfg.now()
-	prev, ok, err := r.claim(ctx, &it, Claim{Key: fkey, At: now, RetryUnknown: true, UnknownSince: now.Add(-r.cfg.fallbackTTL)})
+	prev, ok, err := r.claim(&it, Claim{Key: fkey, At: now, RetryUnknown: true, UnknownSince: now.Add(-TemplateDedupWindow)})
 	if err != nil {
 		r.fail(err)
 		return &FallbackResult{Status: StatusNotAttempted, Err: err}
@@ -171,7 +163,7 @@ func (r *bulkRun) fallback(ctx context.Context, it bulkItem, key string, cause e
 		r.fbStop = true
 		r.mu.Unlock()
 	}
-	r.record(ctx, JournalEntry{Key: fkey, State: fallbackState(fr.Status), MsgID: fr.MsgID, Code: apiCode(fr.Err)})
+	r.record(JournalEntry{Key: fkey, State: fallbackState(fr.Status), MsgID: fr.MsgID, Code: apiCode(fr.Err)})
 	return &fr
 }
 
@@ -196,7 +188,7 @@ func (r *bulkRun) fallbackStopped() bool {
 // claim takes a key in the journal; without one every key is free.
 // The message's hash (its wire encoding, hashed) is made only for a
 // journal, once per item.
-func (r *bulkRun) claim(ctx context.Context, it *bulkItem, c Claim) (JournalEntry, bool, error) {
+func (r *bulkRun) claim(it *bulkItem, c Claim) (JournalEntry, bool, error) {
 	if r.cfg.journal == nil {
 		return JournalEntry{}, true, nil
 	}
@@ -204,18 +196,18 @@ func (r *bulkRun) claim(ctx context.Context, it *bulkItem, c Claim) (JournalEntr
 		it.hash = messageHash(it.encoded())
 	}
 	c.Hash = it.hash
-	return r.cfg.journal.Claim(context.WithoutCancel(ctx), c)
+	return r.cfg.journal.Claim(r.detached, c)
 }
 
 // record stores an outcome; a journal that fails ends the run (what it
 // already holds stays safe: an attempt without an outcome counts as
 // unknown).
-func (r *bulkRun) record(ctx context.Context, e JournalEntry) {
+func (r *bulkRun) record(e JournalEntry) {
 	if r.cfg.journal == nil {
 		return
 	}
 	e.At = r.cfg.now()
-	if err := r.cfg.journal.Record(context.WithoutCancel(ctx), e); err != nil {
+	if err := r.cfg.journal.Record(r.detached, e); err != nil {
 		r.fail(err)
 	}
 }

@@ -16,6 +16,10 @@ type bulkRun struct {
 
 	results chan SendResult
 	gate    gate // the 45011 pause, shared by every worker
+	// detached is the run's context without its cancellation: a send that
+	// started, and its journal entries, finish even when the run is
+	// cancelled (Ctrl-C), so that its outcome is known and journalled.
+	detached context.Context
 
 	mu       sync.Mutex
 	stopErr  error // why the run stopped (45009, the quota kept, ctx): the rest are not attempted
@@ -53,6 +57,7 @@ func (r *bulkRun) run(ctx context.Context, msgs iter.Seq[*Message], yield func(S
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r.detached = context.WithoutCancel(ctx)
 	// Each worker claims an item right before sending it: a claim is on
 	// disk (or in Redis) before its message goes out, and a crash leaves at
 	// most BulkConcurrency items claimed without an outcome (reported
@@ -66,11 +71,11 @@ func (r *bulkRun) run(ctx context.Context, msgs iter.Seq[*Message], yield func(S
 		go func() {
 			defer workers.Done()
 			for it := range items {
-				c, ok := r.prepare(ctx, it)
+				res, ok := r.prepare(ctx, &it)
 				if ok {
-					c.res = r.send(ctx, c)
+					res = r.send(ctx, it, res)
 				}
-				r.results <- c.res
+				r.results <- res
 			}
 		}()
 	}
@@ -103,7 +108,7 @@ func (r *bulkRun) feed(ctx context.Context, msgs iter.Seq[*Message], items chan<
 		it := bulkItem{index: i, msg: m}
 		i++
 		if err := r.stopped(ctx); err != nil {
-			if r.fatalErr() != nil || !r.report(ctx, r.notAttempted(it, err)) {
+			if r.fatalErr() != nil || !r.report(ctx, r.notAttemptedItem(it, err)) {
 				return
 			}
 			continue
@@ -126,12 +131,20 @@ func (r *bulkRun) report(ctx context.Context, res SendResult) bool {
 	}
 }
 
-func (r *bulkRun) notAttempted(it bulkItem, err error) SendResult {
-	res := SendResult{Index: it.index, Status: StatusNotAttempted, Err: err}
+// notAttemptedItem is the result of an item the run stopped before.
+func (r *bulkRun) notAttemptedItem(it bulkItem, err error) SendResult {
+	res := SendResult{Index: it.index}
 	if it.msg != nil {
 		res.OpenID = it.msg.ToUser
 		res.Key = r.cfg.key(it.index, it.msg)
 	}
+	return notAttempted(res, err)
+}
+
+// notAttempted makes res, an item's result so far, one of an item that
+// was not sent because of err.
+func notAttempted(res SendResult, err error) SendResult {
+	res.Status, res.Err = StatusNotAttempted, err
 	return res
 }
 

@@ -149,18 +149,21 @@ func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error 
 	maybeDelivered := false
 	for attempt := 1; ; {
 		actx, end := e.attemptHook(ctx, r, attempt)
-		start := time.Now()
+		var start time.Time
+		if end != nil {
+			start = time.Now()
+		}
 		oc, err := e.attempt(actx, r, attempt)
 		r.attempts++
 		if oc == outDone {
-			end(attemptEnd(r, oc, nil, start, false, 0))
+			endAttempt(end, r, oc, nil, start, false, 0)
 			return nil
 		}
 		maybeDelivered = maybeDelivered || oc == outUnknown && !r.noEffect
 		if refresh != nil && oc == outAPIError && isRejectedToken(err) && r.reopenable() {
 			tok, rerr := refresh(ctx, r.token)
 			refresh = nil // once per call
-			end(attemptEnd(r, oc, err, start, tok != "", 0))
+			endAttempt(end, r, oc, err, start, tok != "", 0)
 			if tok != "" {
 				e.logf(ctx, slog.LevelInfo, "kefu: token rejected, retrying with a fresh one", r.path, attempt, codeOf(err))
 				r.token = tok
@@ -172,11 +175,11 @@ func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error 
 			return finalErr(err, maybeDelivered, r.attempts)
 		}
 		if !e.retries(ctx, r, oc, err, attempt) {
-			end(attemptEnd(r, oc, err, start, false, 0))
+			endAttempt(end, r, oc, err, start, false, 0)
 			return finalErr(err, maybeDelivered, r.attempts)
 		}
 		wait := e.retry.backoff(attempt)
-		end(attemptEnd(r, oc, err, start, true, wait))
+		endAttempt(end, r, oc, err, start, true, wait)
 		if werr := e.sleep(ctx, wait); werr != nil {
 			return finalErr(fmt.Errorf("kefu: %s: gave up waiting to retry: %w (last attempt: %w)", r.path, werr, err), maybeDelivered, r.attempts)
 		}
@@ -184,6 +187,8 @@ func (e *endpoint) do(ctx context.Context, r *request, refresh refresher) error 
 	}
 }
 
+// retries reports whether attempt, which ended in oc and err, is followed
+// by another.
 func (e *endpoint) retries(ctx context.Context, r *request, oc outcome, err error, attempt int) bool {
 	if attempt >= e.retry.MaxAttempts || ctx.Err() != nil || !r.reopenable() {
 		return false

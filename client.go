@@ -287,10 +287,10 @@ func (c *Client) Send(ctx context.Context, m *Message) (*Response, error) {
 func (c *Client) send(ctx context.Context, m *Message, body []byte, windows *WindowTracker) (*Response, error) {
 	var held reservation
 	if windows != nil {
-		var err error
-		if held, err = windows.reserve(ctx, m.ToUser); err != nil {
-			c.windowHook(ctx, m.ToUser, err)
-			return nil, err
+		var refused *WindowError
+		if held, refused = windows.reserve(ctx, m.ToUser); refused != nil {
+			c.windowHook(ctx, refused)
+			return nil, refused
 		}
 	}
 	resp := &Response{ErrMsg: "ok"}

@@ -140,12 +140,6 @@ var codeGroups = map[int]error{
 	40037: ErrBadTemplate, 47003: ErrBadTemplate,
 }
 
-// narrowGroups maps errcodes to a second, narrower sentinel they match
-// besides their codeGroups one.
-var narrowGroups = map[int]error{
-	45009: ErrDailyQuota, // besides ErrRateLimited
-}
-
 // APIError is an error answer from WeChat: {"errcode":N,"errmsg":"..."} with
 // N other than 0. Match it with errors.As, or its group with errors.Is and the
 // sentinels above.
@@ -194,7 +188,7 @@ func (e *APIError) Is(target error) bool {
 			return false
 		}
 	}
-	if n, ok := narrowGroups[e.Code]; ok && n == target {
+	if e.Code == 45009 && target == ErrDailyQuota { // a narrower sentinel besides its group, ErrRateLimited
 		return true
 	}
 	g, ok := codeGroups[e.Code]

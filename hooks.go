@@ -115,27 +115,25 @@ func WithHooks(h Hooks) Option {
 	return set(func(s *settings) { s.hooks = &h })
 }
 
-func noAttemptEnd(AttemptEnd) {}
-
 // attemptHook starts an attempt's hook; without one it returns ctx and a
-// function that does nothing.
+// nil end, and the attempt is not timed.
 func (e *endpoint) attemptHook(ctx context.Context, r *request, n int) (context.Context, func(AttemptEnd)) {
 	if e.hooks == nil || e.hooks.Attempt == nil {
-		return ctx, noAttemptEnd
+		return ctx, nil
 	}
 	hctx, end := e.hooks.Attempt(ctx, AttemptInfo{Path: r.path, Method: r.method, N: n})
 	if hctx == nil {
 		hctx = ctx
 	}
-	if end == nil {
-		end = noAttemptEnd
-	}
 	return hctx, end
 }
 
-// attemptEnd describes an attempt that ended with oc and err.
-func attemptEnd(r *request, oc outcome, err error, start time.Time, retry bool, backoff time.Duration) AttemptEnd {
-	return AttemptEnd{Status: r.status, ErrCode: codeOf(err), Class: classOf(oc, err), Retry: retry, Backoff: backoff, Duration: time.Since(start)}
+// endAttempt tells an attempt's hook (end, if not nil) that it ended with
+// oc and err.
+func endAttempt(end func(AttemptEnd), r *request, oc outcome, err error, start time.Time, retry bool, backoff time.Duration) {
+	if end != nil {
+		end(AttemptEnd{Status: r.status, ErrCode: codeOf(err), Class: classOf(oc, err), Retry: retry, Backoff: backoff, Duration: time.Since(start)})
+	}
 }
 
 // classOf sorts an outcome.
@@ -191,15 +189,14 @@ func (e *endpoint) tokenHook(ctx context.Context, reason TokenReason, start time
 }
 
 // windowHook reports a local window refusal.
-func (c *Client) windowHook(ctx context.Context, openID string, err error) {
+func (c *Client) windowHook(ctx context.Context, we *WindowError) {
 	h := c.ep.hooks
-	var we *WindowError
-	if h == nil || h.Window == nil || !errors.As(err, &we) {
+	if h == nil || h.Window == nil {
 		return
 	}
 	ev := WindowEvent{ErrCode: windowCode(we)}
 	if h.IncludeOpenID {
-		ev.OpenID = openID
+		ev.OpenID = we.OpenID
 	}
 	h.Window(ctx, ev)
 }

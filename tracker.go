@@ -137,9 +137,9 @@ type reservation struct {
 	window Window // Action 0: nothing taken (an unknown user, or the store failed)
 }
 
-// reserve takes a message for a send to openID, or refuses it with a
-// *WindowError. A failing store lets the send go out (logged once).
-func (t *WindowTracker) reserve(ctx context.Context, openID string) (reservation, error) {
+// reserve takes a message for a send to openID, or refuses it (a non-nil
+// *WindowError). A failing store lets the send go out (logged once).
+func (t *WindowTracker) reserve(ctx context.Context, openID string) (reservation, *WindowError) {
 	out, err := t.store.Update(ctx, openID, WindowOp{Kind: OpReserve, At: t.now()})
 	if err != nil {
 		t.storeFailed(err)
