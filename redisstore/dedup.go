@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/kefu-go/kefu/callback"
@@ -62,15 +61,10 @@ func NewDeduper(rdb redis.UniversalClient, opts ...DeduperOption) *Deduper {
 		panic("redisstore: NewDeduper needs a Redis client")
 	}
 	d := &Deduper{rdb: rdb, prefix: DefaultDedupPrefix}
-	for _, o := range opts {
-		if o != nil {
-			o(d)
-		}
-	}
+	configure(d, opts)
 	var id [16]byte
 	_, _ = rand.Read(id[:]) // crypto/rand does not fail on Go's platforms
-	host, _ := os.Hostname()
-	d.owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(id[:]))
+	d.owner = processOwner() + hex.EncodeToString(id[:])
 	return d
 }
 
@@ -84,7 +78,7 @@ func (d *Deduper) Claim(ctx context.Context, key string, ttl time.Duration) (boo
 	if ttl <= 0 {
 		return false, errors.New("redisstore: claim " + key + ": the ttl must be above zero")
 	}
-	ok, err := d.rdb.SetNX(ctx, d.redisKey(key), d.owner, time.Duration(millis(ttl))*time.Millisecond).Result()
+	ok, err := d.rdb.SetNX(ctx, d.redisKey(key), d.owner, roundMillis(ttl)).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: claim %s: %w", key, err)
 	}

@@ -92,7 +92,7 @@ func WithJournalTTL(d time.Duration) JournalOption {
 	if d <= 0 {
 		panic("redisstore: WithJournalTTL needs a duration > 0")
 	}
-	d = time.Duration(millis(d)) * time.Millisecond
+	d = roundMillis(d)
 	return func(c *journalConfig) { c.ttl = d }
 }
 
@@ -114,15 +114,6 @@ func NewJournal(rdb redis.UniversalClient, runID string, opts ...JournalOption) 
 	return &Journal{rdb: rdb, runID: runID, key: c.prefix + runID, ttl: c.ttl}
 }
 
-// configure applies opts, but the nil ones, to c.
-func configure[C any, O ~func(*C)](c *C, opts []O) {
-	for _, o := range opts {
-		if o != nil {
-			o(c)
-		}
-	}
-}
-
 // journalTime is the layout of the entries' times: RFC 3339 in UTC with
 // a fixed width, so that two of them compare as strings as in time.
 const journalTime = "2006-01-02T15:04:05.000000000Z"
@@ -137,15 +128,11 @@ func formatJournalTime(t time.Time) (string, error) {
 	return t.Format(journalTime), nil
 }
 
-// journalValue is a field's value: a kefu.JournalEntry with its time as
-// journalTime.
+// journalValue is a field's value: a kefu.JournalEntry (its fields and
+// JSON names) with its time as journalTime, which hides the entry's own.
 type journalValue struct {
-	Key   string            `json:"key"`
-	Hash  string            `json:"hash,omitempty"`
-	State kefu.JournalState `json:"state"`
-	MsgID int64             `json:"msgid,omitempty"`
-	Code  int               `json:"errcode,omitempty"`
-	At    string            `json:"at"`
+	kefu.JournalEntry
+	At string `json:"at"`
 }
 
 // encodeEntry returns e's value as a field holds it.
@@ -154,7 +141,7 @@ func encodeEntry(e kefu.JournalEntry) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(journalValue{Key: e.Key, Hash: e.Hash, State: e.State, MsgID: e.MsgID, Code: e.Code, At: at})
+	b, err := json.Marshal(journalValue{e, at})
 	return string(b), err
 }
 
@@ -170,7 +157,8 @@ func decodeEntry(v string) (kefu.JournalEntry, error) {
 	if err != nil {
 		return kefu.JournalEntry{}, bad
 	}
-	return kefu.JournalEntry{Key: w.Key, Hash: w.Hash, State: w.State, MsgID: w.MsgID, Code: w.Code, At: at}, nil
+	w.JournalEntry.At = at
+	return w.JournalEntry, nil
 }
 
 // luaDecode defines, for the journal scripts, entry(v): the table of the

@@ -136,7 +136,7 @@ func WithLockTTL(d time.Duration) Option {
 	if d <= 0 {
 		panic("redisstore: WithLockTTL needs a duration > 0")
 	}
-	d = time.Duration(millis(d)) * time.Millisecond
+	d = roundMillis(d)
 	return func(s *TokenStore) { s.lockTTL = d }
 }
 
@@ -148,13 +148,8 @@ func NewTokenStore(rdb redis.UniversalClient, opts ...Option) *TokenStore {
 		panic("redisstore: NewTokenStore needs a Redis client")
 	}
 	s := &TokenStore{rdb: rdb, prefix: DefaultPrefix, lockTTL: DefaultLockTTL}
-	for _, o := range opts {
-		if o != nil {
-			o(s)
-		}
-	}
-	host, _ := os.Hostname()
-	s.owner = fmt.Sprintf("%s/%d/", host, os.Getpid())
+	configure(s, opts)
+	s.owner = processOwner()
 	return s
 }
 
@@ -407,4 +402,23 @@ func (s *TokenStore) ReserveForceRefresh(ctx context.Context, key, day string, s
 // millis is d in whole milliseconds, rounded up, at least 1.
 func millis(d time.Duration) int64 {
 	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+}
+
+// roundMillis is d rounded up to whole milliseconds (at least one), as
+// Redis keeps a TTL.
+func roundMillis(d time.Duration) time.Duration { return time.Duration(millis(d)) * time.Millisecond }
+
+// processOwner is the start of an owner id: this host and process.
+func processOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/", host, os.Getpid())
+}
+
+// configure applies opts, but the nil ones, to c.
+func configure[C any, O ~func(*C)](c *C, opts []O) {
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
 }

@@ -110,11 +110,7 @@ func NewWindowStore(rdb redis.UniversalClient, opts ...WindowStoreOption) *Windo
 		panic("redisstore: NewWindowStore needs a Redis client")
 	}
 	s := &WindowStore{rdb: rdb, prefix: DefaultWindowPrefix}
-	for _, o := range opts {
-		if o != nil {
-			o(s)
-		}
-	}
+	configure(s, opts)
 	return s
 }
 
