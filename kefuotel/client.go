@@ -33,18 +33,22 @@ func (t *Telemetry) ClientHooks() kefu.Hooks {
 
 // clientCaches are what calls and attempts with the same key share.
 type clientCaches struct {
-	callNames      *cache[string, string]
-	attemptStarts  *cache[attemptStartKey, spanStart]
-	callMetrics    *cache[callMetricKey, measures]
-	attemptMetrics *cache[attemptMetricKey, measures]
+	callNames       *cache[string, string]
+	attemptStarts   *cache[attemptStartKey, spanStart]
+	callMetrics     *cache[callMetricKey, measures]
+	attemptMetrics  *cache[attemptMetricKey, measures]
+	bulkMetrics     *cache[bulkMetricKey, measures]
+	callbackMetrics *cache[callbackMetricKey, measures]
 }
 
 func (t *Telemetry) newClientCaches() clientCaches {
 	return clientCaches{
-		callNames:      newCache(func(path string) string { return CallSpanPrefix + path }),
-		attemptStarts:  newCache(t.attemptStart),
-		callMetrics:    newCache(callMeasures),
-		attemptMetrics: newCache(attemptMeasures),
+		callNames:       newCache(func(path string) string { return CallSpanPrefix + path }),
+		attemptStarts:   newCache(t.attemptStart),
+		callMetrics:     newCache(callMeasures),
+		attemptMetrics:  newCache(attemptMeasures),
+		bulkMetrics:     newCache(bulkMeasures),
+		callbackMetrics: newCache(callbackMeasures),
 	}
 }
 
@@ -297,10 +301,20 @@ func (t *Telemetry) window(ctx context.Context, e kefu.WindowEvent) {
 
 // bulk records one result of SendAll.
 func (t *Telemetry) bulk(_ context.Context, e kefu.BulkEvent) {
-	attrs := make([]attribute.KeyValue, 0, 2)
-	attrs = append(attrs, AttrBulkStatus.String(e.Status.String()))
-	if e.ErrCode != 0 {
-		attrs = append(attrs, AttrErrCode.Int(e.ErrCode))
+	m := t.caches.bulkMetrics.get(bulkMetricKey{e.Status, e.ErrCode})
+	t.inst.bulk.Add(noSpan, 1, m.add...)
+}
+
+type bulkMetricKey struct {
+	status  kefu.SendStatus
+	errCode int
+}
+
+func bulkMeasures(k bulkMetricKey) measures {
+	attrs := []attribute.KeyValue{AttrBulkStatus.String(k.status.String())}
+	if k.errCode != 0 {
+		attrs = append(attrs, AttrErrCode.Int(k.errCode))
 	}
-	t.inst.bulk.Add(noSpan, 1, metric.WithAttributes(attrs...))
+	set := attribute.NewSet(attrs...)
+	return newMeasures(set, set)
 }

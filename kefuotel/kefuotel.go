@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 
+	"github.com/kefu-go/kefu"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -17,7 +19,7 @@ const ScopeName = "github.com/kefu-go/kefu/kefuotel"
 
 // DefaultBaseURL is WeChat's API, the base of url.full unless WithBaseURL
 // says otherwise.
-const DefaultBaseURL = "https://api.weixin.qq.com"
+const DefaultBaseURL = kefu.DefaultBaseURL
 
 // Telemetry turns kefu's hooks into OpenTelemetry spans and metrics. Build
 // it once with New and give its hooks to the clients and callback handlers
@@ -128,7 +130,7 @@ func New(opts ...Option) (*Telemetry, error) {
 // the server attributes it names.
 func (t *Telemetry) setBase(base string) {
 	u, _ := url.Parse(base)
-	u.Path = trimSlash(u.Path)
+	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	t.base = u.String()
 	port := u.Port()
@@ -140,11 +142,4 @@ func (t *Telemetry) setBase(base string) {
 	}
 	n, _ := strconv.Atoi(port)
 	t.server = []attribute.KeyValue{semconv.ServerAddress(u.Hostname()), semconv.ServerPort(n)}
-}
-
-func trimSlash(p string) string {
-	for len(p) > 0 && p[len(p)-1] == '/' {
-		p = p[:len(p)-1]
-	}
-	return p
 }
