@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -255,10 +256,8 @@ func (b *broadcastRun) finish(ctx context.Context, e *env, out *outcome, err err
 	switch {
 	case errors.Is(out.stop, kefu.ErrJournalMismatch):
 		return &exitError{code: exitUsage, err: b.mismatch(out.stop)}
-	case out.stop != nil:
-		return &exitError{code: worstExit(exitNotSent, out.tally.exit()), err: out.stop}
-	case err != nil:
-		return &exitError{code: worstExit(exitNotSent, out.tally.exit()), err: err}
+	case out.stop != nil || err != nil: // the run's stop first
+		return &exitError{code: worstExit(exitNotSent, out.tally.exit()), err: cmp.Or(out.stop, err)}
 	case ctx.Err() != nil:
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted: " + b.resumeHint())}
 	}
