@@ -22,22 +22,21 @@ const blockPad = 32
 // more strings (the Encrypt field, for msg_signature): the lowercase hex SHA-1
 // of their concatenation in plain string order.
 func Signature(token, timestamp, nonce string, more ...string) string {
-	var sum [sha1.Size]byte
-	switch len(more) {
-	case 0:
-		sum = signature4(token, timestamp, nonce, nil)
-	case 1:
-		sum = signature4(token, timestamp, nonce, []byte(more[0]))
-	default:
-		parts := append([]string{token, timestamp, nonce}, more...)
-		sort.Strings(parts)
-		h := sha1.New()
-		for _, p := range parts {
-			h.Write([]byte(p))
+	if len(more) <= 1 {
+		var d []byte
+		if len(more) == 1 {
+			d = []byte(more[0])
 		}
-		h.Sum(sum[:0])
+		h := signatureHex(token, timestamp, nonce, d)
+		return string(h[:])
 	}
-	return hex.EncodeToString(sum[:])
+	parts := append([]string{token, timestamp, nonce}, more...)
+	sort.Strings(parts)
+	h := sha1.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // signature4 hashes a, b, c and d concatenated in sorted order (an empty d
@@ -65,13 +64,18 @@ func signature4(a, b, c string, d []byte) [sha1.Size]byte {
 	return sha1.Sum(buf)
 }
 
+// signatureHex is signature4 in hex, as WeChat writes signatures.
+func signatureHex(a, b, c string, d []byte) (h [2 * sha1.Size]byte) {
+	sum := signature4(a, b, c, d)
+	hex.Encode(h[:], sum[:])
+	return h
+}
+
 // validSignature compares got with the signature over the parts in constant
 // time.
 func validSignature(got string, token, timestamp, nonce string, encrypt []byte) bool {
-	want := signature4(token, timestamp, nonce, encrypt)
-	var hexed [2 * sha1.Size]byte
-	hex.Encode(hexed[:], want[:])
-	return subtle.ConstantTimeCompare([]byte(got), hexed[:]) == 1
+	want := signatureHex(token, timestamp, nonce, encrypt)
+	return subtle.ConstantTimeCompare([]byte(got), want[:]) == 1
 }
 
 // Crypter encrypts and decrypts WeChat's callback bodies (AES-256-CBC with
@@ -160,7 +164,7 @@ func (c *Crypter) open(b64 []byte) (msg []byte, random [16]byte, err error) {
 	if len(buf) < blockPad || len(buf)%aes.BlockSize != 0 {
 		return nil, random, fmt.Errorf("%w: ciphertext of %d bytes is not whole AES blocks", ErrMalformed, len(buf))
 	}
-	cipher.NewCBCDecrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(buf, buf)
+	c.decryptBlocks(buf)
 	pad := int(buf[len(buf)-1])
 	if pad < 1 || pad > blockPad || pad > len(buf) {
 		return nil, random, fmt.Errorf("%w: bad padding", ErrMalformed)
@@ -199,7 +203,7 @@ func (c *Crypter) seal(dst []byte, random [16]byte, msg []byte) []byte {
 	for range pad {
 		plain = append(plain, byte(pad))
 	}
-	cipher.NewCBCEncrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(plain, plain)
+	c.encryptBlocks(plain)
 	return base64.StdEncoding.AppendEncode(dst, plain)
 }
 
@@ -211,6 +215,8 @@ func randomPrefix(r *[16]byte) {
 	}
 }
 
+// decryptBlocks and encryptBlocks run AES-256-CBC in place over whole
+// blocks, with the IV taken from the key.
 func (c *Crypter) decryptBlocks(b []byte) {
 	cipher.NewCBCDecrypter(c.block, c.key[:aes.BlockSize]).CryptBlocks(b, b)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/kefu-go/kefu"
@@ -207,7 +208,7 @@ func appendCDATA(b []byte, name, v string) []byte {
 	b = append(b, name...)
 	b = append(b, "><![CDATA["...)
 	for {
-		i := indexCDATAEnd(v)
+		i := strings.Index(v, "]]>")
 		if i < 0 {
 			break
 		}
@@ -219,15 +220,6 @@ func appendCDATA(b []byte, name, v string) []byte {
 	b = append(b, "]]></"...)
 	b = append(b, name...)
 	return append(b, '>')
-}
-
-func indexCDATAEnd(v string) int {
-	for i := 0; i+2 < len(v); i++ {
-		if v[i] == ']' && v[i+1] == ']' && v[i+2] == '>' {
-			return i
-		}
-	}
-	return -1
 }
 
 // jsonReply is a reply in a JSON request's shape: the XML's field names as
